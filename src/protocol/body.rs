@@ -1,0 +1,612 @@
+//! CSV bodies: records in (with the `__mv_` multivalue codec) and records out.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the CSV body is malformed at line {line}: {detail}")]
+    Csv { line: u64, detail: String },
+}
+
+impl BodyError {
+    fn from_csv(e: csv::Error) -> BodyError {
+        let line = e.position().map(|p| p.line()).unwrap_or(0);
+        let detail = match e.kind() {
+            csv::ErrorKind::Io(io) => io.to_string(),
+            _ => e.to_string(),
+        };
+        BodyError::Csv { line, detail }
+    }
+}
+
+/// Identifies a field of the current chunk's header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FieldId(usize);
+
+/// The fields of a chunk: each plain column, with its `__mv_` companion column if present.
+#[derive(Debug, Default, Clone)]
+pub struct Fields {
+    names: Vec<String>,
+    value_col: Vec<usize>,
+    mv_col: Vec<Option<usize>>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Fields {
+    fn from_header(header: &csv::ByteRecord) -> Fields {
+        let cols: Vec<String> = header
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        let position: HashMap<&str, usize> =
+            cols.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+        let mut fields = Fields::default();
+        for (col, name) in cols.iter().enumerate() {
+            // `__mv_x` is a companion only when `x` is a column too; otherwise it is a field.
+            if let Some(base) = name.strip_prefix("__mv_")
+                && position.contains_key(base)
+            {
+                continue;
+            }
+            if fields.by_name.contains_key(name) {
+                continue; // a duplicated column name: the first one wins
+            }
+            fields.by_name.insert(name.clone(), fields.names.len());
+            fields.names.push(name.clone());
+            fields.value_col.push(col);
+            fields
+                .mv_col
+                .push(position.get(format!("__mv_{name}").as_str()).copied());
+        }
+        fields
+    }
+
+    pub fn id(&self, name: &str) -> Option<FieldId> {
+        self.by_name.get(name).map(|&i| FieldId(i))
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// A field's value in one record. An empty cell is `Null`, as in Splunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value<'a> {
+    Null,
+    One(&'a [u8]),
+    Many(Vec<Cow<'a, [u8]>>),
+}
+
+impl<'a> Value<'a> {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The first value (what most eval functions look at).
+    pub fn first(&self) -> Option<&[u8]> {
+        match self {
+            Value::Null => None,
+            Value::One(v) => Some(v),
+            Value::Many(vs) => vs.first().map(|v| v.as_ref()),
+        }
+    }
+
+    /// Every value, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let (one, many): (Option<&[u8]>, &[Cow<'a, [u8]>]) = match self {
+            Value::Null => (None, &[]),
+            Value::One(v) => (Some(v), &[]),
+            Value::Many(vs) => (None, vs),
+        };
+        one.into_iter().chain(many.iter().map(|v| v.as_ref()))
+    }
+}
+
+/// A reader over the records of one CSV body, reusing one buffer for every row.
+pub struct Records<'a> {
+    reader: csv::Reader<&'a [u8]>,
+    fields: Fields,
+    record: csv::ByteRecord,
+    chunked_idx: Option<FieldId>,
+    read: u64,
+}
+
+impl<'a> Records<'a> {
+    /// An empty body or a header-only body yields no records.
+    pub fn new(body: &'a [u8]) -> Result<Records<'a>, BodyError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(body);
+        let mut header = csv::ByteRecord::new();
+        let fields = if reader.read_byte_record(&mut header).map_err(BodyError::from_csv)? {
+            Fields::from_header(&header)
+        } else {
+            Fields::default()
+        };
+        let chunked_idx = fields.id("_chunked_idx");
+        Ok(Records {
+            reader,
+            fields,
+            record: csv::ByteRecord::new(),
+            chunked_idx,
+            read: 0,
+        })
+    }
+
+    pub fn fields(&self) -> &Fields {
+        &self.fields
+    }
+
+    /// Records read so far.
+    pub fn count(&self) -> u64 {
+        self.read
+    }
+
+    /// The next record, or `None` at the end of the body.
+    #[allow(clippy::should_implement_trait)] // a lending iterator: the record borrows the reader
+    pub fn next(&mut self) -> Result<Option<Record<'_>>, BodyError> {
+        if !self
+            .reader
+            .read_byte_record(&mut self.record)
+            .map_err(BodyError::from_csv)?
+        {
+            return Ok(None);
+        }
+        self.read += 1;
+        Ok(Some(Record {
+            fields: &self.fields,
+            cells: &self.record,
+            chunked_idx: self.chunked_idx,
+        }))
+    }
+}
+
+/// One record: cells addressed through the chunk's `Fields`.
+#[derive(Clone, Copy)]
+pub struct Record<'r> {
+    fields: &'r Fields,
+    cells: &'r csv::ByteRecord,
+    chunked_idx: Option<FieldId>,
+}
+
+impl<'r> Record<'r> {
+    /// The plain cell of a field (`None` when the row is shorter than the header).
+    pub fn cell(&self, id: FieldId) -> Option<&'r [u8]> {
+        self.cells.get(self.fields.value_col[id.0])
+    }
+
+    /// The field's value: the `__mv_` list when that cell is set, else the plain cell.
+    pub fn get(&self, id: FieldId) -> Value<'r> {
+        if let Some(mv) = self.fields.mv_col[id.0].and_then(|c| self.cells.get(c))
+            && !mv.is_empty()
+        {
+            let items = decode_mv(mv);
+            if !items.is_empty() {
+                return Value::Many(items);
+            }
+            // A companion cell that holds no item at all is not a list: trust the plain cell.
+        }
+        match self.cell(id) {
+            None | Some(b"") => Value::Null,
+            Some(v) => Value::One(v),
+        }
+    }
+
+    /// `get` by name; `Null` when the chunk has no such field.
+    pub fn get_named(&self, name: &str) -> Value<'r> {
+        self.fields.id(name).map_or(Value::Null, |id| self.get(id))
+    }
+
+    /// The `_chunked_idx` that splunkd attached, which a streaming reply must echo.
+    pub fn chunked_idx(&self) -> Option<&'r [u8]> {
+        self.chunked_idx.and_then(|id| self.cell(id))
+    }
+}
+
+/// Decodes a `__mv_` cell: `$a$;$b$` → `["a", "b"]`, `$$` inside an item is a literal `$`.
+///
+/// Well-formed cells (everything splunkd and splunklib write) take a single pass. Malformed
+/// cells get exactly what splunklib's `findall(r"\$((?:\$\$|[^$])*)\$(?:;|$)")` returns,
+/// computed in linear time.
+pub fn decode_mv(cell: &[u8]) -> Vec<Cow<'_, [u8]>> {
+    decode_mv_strict(cell).unwrap_or_else(|| decode_mv_findall(cell))
+}
+
+fn unescape(item: &[u8]) -> Cow<'_, [u8]> {
+    if item.windows(2).any(|w| w == b"$$") {
+        let mut out = Vec::with_capacity(item.len());
+        let mut i = 0;
+        while i < item.len() {
+            out.push(item[i]);
+            i += if item[i] == b'$' { 2 } else { 1 };
+        }
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(item)
+    }
+}
+
+fn decode_mv_strict(cell: &[u8]) -> Option<Vec<Cow<'_, [u8]>>> {
+    let mut items = Vec::new();
+    let mut i = 0;
+    loop {
+        if cell.get(i) != Some(&b'$') {
+            return None;
+        }
+        let start = i + 1;
+        let mut j = start;
+        loop {
+            match cell.get(j) {
+                None => return None,
+                Some(b'$') if cell.get(j + 1) == Some(&b'$') => j += 2,
+                Some(b'$') => break,
+                Some(_) => j += 1,
+            }
+        }
+        items.push(unescape(&cell[start..j]));
+        match cell.get(j + 1) {
+            None => return Some(items),
+            Some(b';') => i = j + 2,
+            Some(_) => return None,
+        }
+    }
+}
+
+/// splunklib's regex `findall`, emulated. Inside an item the tokens are deterministic
+/// (`$$` or one non-`$` byte), so from any position the possible item ends form one chain;
+/// the regex takes the last valid closing `$` on it. `last_close[b]` caches that per position.
+fn decode_mv_findall(cell: &[u8]) -> Vec<Cow<'_, [u8]>> {
+    let n = cell.len();
+    // Python's `$` also matches before a final newline.
+    let closes = |b: usize| {
+        cell[b] == b'$' && (b + 1 == n || cell[b + 1] == b';' || (b + 2 == n && cell[b + 1] == b'\n'))
+    };
+    let mut last_close: Vec<Option<usize>> = vec![None; n + 1];
+    for b in (0..n).rev() {
+        let next = if cell[b] != b'$' {
+            Some(b + 1)
+        } else if b + 1 < n && cell[b + 1] == b'$' {
+            Some(b + 2)
+        } else {
+            None
+        };
+        let further = next.and_then(|nb| last_close.get(nb).copied().flatten());
+        last_close[b] = further.or(closes(b).then_some(b));
+    }
+    let mut items = Vec::new();
+    let mut p = 0;
+    while p < n {
+        if cell[p] == b'$'
+            && p + 1 < n
+            && let Some(close) = last_close[p + 1]
+        {
+            items.push(unescape(&cell[p + 1..close]));
+            p = close + 1 + usize::from(close + 1 < n); // past the `;`
+            continue;
+        }
+        p += 1;
+    }
+    items
+}
+
+/// Encodes a list as splunklib does: the display cell (items joined by `\n`) and the
+/// `__mv_` cell (`$item$;$item$` with `$` doubled).
+pub fn encode_mv<S: AsRef<str>>(items: &[S]) -> (String, String) {
+    let display = items
+        .iter()
+        .map(|s| s.as_ref())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut mv = String::with_capacity(display.len() + 2 * items.len() + 2);
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            mv.push(';');
+        }
+        mv.push('$');
+        mv.push_str(&item.as_ref().replace('$', "$$"));
+        mv.push('$');
+    }
+    (display, mv)
+}
+
+/// Formats a number as Splunk shows it: integers without a decimal point, other values in
+/// the shortest decimal form that reads back to the same number.
+pub fn format_number(x: f64) -> String {
+    if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e17 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+/// One output cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Text(String),
+    Int(i64),
+    Number(f64),
+    /// Zero items is a null, one item a plain value, two or more a multivalue field.
+    List(Vec<String>),
+}
+
+impl Cell {
+    fn is_multi(&self) -> bool {
+        matches!(self, Cell::List(items) if items.len() > 1)
+    }
+}
+
+/// Output records of one reply. The header is the union of the keys of all rows, in order
+/// of first appearance; a `__mv_` companion column is written for fields with a list.
+#[derive(Debug, Default)]
+pub struct RecordSet {
+    columns: Vec<String>,
+    index: HashMap<String, usize>,
+    rows: Vec<Vec<Cell>>,
+}
+
+impl RecordSet {
+    pub fn new() -> RecordSet {
+        RecordSet::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    fn column(&mut self, name: &str) -> usize {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        self.columns.push(name.to_string());
+        self.index.insert(name.to_string(), self.columns.len() - 1);
+        self.columns.len() - 1
+    }
+
+    /// Adds a row of `(field, cell)` pairs.
+    pub fn push<'k>(&mut self, cells: impl IntoIterator<Item = (&'k str, Cell)>) {
+        let mut row = Vec::new();
+        for (name, cell) in cells {
+            let col = self.column(name);
+            if row.len() <= col {
+                row.resize(col + 1, Cell::Null);
+            }
+            row[col] = cell;
+        }
+        self.rows.push(row);
+    }
+
+    /// Adds a row that answers `record` in a streaming reply: `_chunked_idx` is echoed.
+    pub fn push_for<'k>(&mut self, record: &Record<'_>, cells: impl IntoIterator<Item = (&'k str, Cell)>) {
+        match record.chunked_idx() {
+            Some(idx) => {
+                let idx = Cell::Text(String::from_utf8_lossy(idx).into_owned());
+                self.push(std::iter::once(("_chunked_idx", idx)).chain(cells))
+            }
+            None => self.push(cells),
+        }
+    }
+
+    /// The rows as `(column, cell)` views, for printing.
+    pub fn rows(&self) -> impl Iterator<Item = Vec<(&str, &Cell)>> {
+        self.rows.iter().map(|row| {
+            self.columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.as_str(), row.get(i).unwrap_or(&Cell::Null)))
+                .collect()
+        })
+    }
+
+    /// CSV bytes (header + rows, `\n` line ends); empty when there are no rows.
+    pub fn to_csv(&self) -> Vec<u8> {
+        if self.rows.is_empty() {
+            return Vec::new();
+        }
+        let multi: Vec<bool> = (0..self.columns.len())
+            .map(|c| self.rows.iter().any(|r| r.get(c).is_some_and(Cell::is_multi)))
+            .collect();
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        let mut header = csv::StringRecord::new();
+        for (c, name) in self.columns.iter().enumerate() {
+            header.push_field(name);
+            if multi[c] {
+                header.push_field(&format!("__mv_{name}"));
+            }
+        }
+        w.write_record(&header).expect("writing to a Vec cannot fail");
+        let mut out = csv::StringRecord::new();
+        for row in &self.rows {
+            out.clear();
+            for c in 0..self.columns.len() {
+                let (plain, mv) = match row.get(c).unwrap_or(&Cell::Null) {
+                    Cell::Null => (String::new(), String::new()),
+                    Cell::Text(s) => (s.clone(), String::new()),
+                    Cell::Int(i) => (i.to_string(), String::new()),
+                    Cell::Number(x) => (format_number(*x), String::new()),
+                    Cell::List(items) => match items.len() {
+                        0 => (String::new(), String::new()),
+                        1 => (items[0].clone(), String::new()),
+                        _ => encode_mv(items),
+                    },
+                };
+                out.push_field(&plain);
+                if multi[c] {
+                    out.push_field(&mv);
+                }
+            }
+            w.write_record(&out).expect("writing to a Vec cannot fail");
+        }
+        w.into_inner().expect("writing to a Vec cannot fail")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(cell: &str) -> Vec<String> {
+        decode_mv(cell.as_bytes())
+            .iter()
+            .map(|v| String::from_utf8(v.to_vec()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn mv_decoding_matches_every_case_of_the_spec_table() {
+        let table: &[(&str, &[&str])] = &[
+            ("$a$;$b$", &["a", "b"]),
+            ("$a$$b$;$c$", &["a$b", "c"]),
+            ("$a;b$;$c$", &["a;b", "c"]),
+            ("$$", &[""]),
+            ("$$;$$", &["", ""]),
+            ("$$;$x$", &["", "x"]),
+            ("$$$$$", &["$"]),
+            ("$a$;$b$ trailing", &["a"]),
+            ("$a$;b$", &["a"]),
+            ("noquotes", &[]),
+        ];
+        for (cell, want) in table {
+            assert_eq!(decoded(cell), *want, "cell {cell:?}");
+        }
+    }
+
+    #[test]
+    fn mv_encoding_round_trips_through_decoding() {
+        let lists: &[&[&str]] = &[
+            &["a", "b"],
+            &["a$b", "c"],
+            &["", "y"],
+            &["$", "$$", "x$"],
+            &["a;b", "\u{0e17}t", "q\"uote\nline"],
+        ];
+        for list in lists {
+            let (_, mv) = encode_mv(list);
+            assert_eq!(decoded(&mv), *list, "{mv}");
+        }
+        assert_eq!(encode_mv(&["a$b", "c"]), ("a$b\nc".into(), "$a$$b$;$c$".into()));
+        assert_eq!(encode_mv(&["", "y"]), ("\ny".into(), "$$;$y$".into()));
+    }
+
+    #[test]
+    fn findall_emulation_is_linear_on_hostile_cells() {
+        let cell = "$".repeat(1_000_001);
+        let items = decode_mv(cell.as_bytes());
+        assert_eq!(items.len(), 1);
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum V {
+        Null,
+        One(&'static str),
+        Many(Vec<&'static str>),
+    }
+
+    fn own(v: Value<'_>) -> V {
+        let s = |b: &[u8]| -> &'static str { Box::leak(String::from_utf8(b.to_vec()).unwrap().into_boxed_str()) };
+        match v {
+            Value::Null => V::Null,
+            Value::One(b) => V::One(s(b)),
+            Value::Many(items) => V::Many(items.iter().map(|i| s(i)).collect()),
+        }
+    }
+
+    fn read(body: &str) -> (Vec<String>, Vec<Vec<V>>) {
+        let mut records = Records::new(body.as_bytes()).unwrap();
+        let names = records.fields().names().to_vec();
+        let ids: Vec<FieldId> = names.iter().map(|n| records.fields().id(n).unwrap()).collect();
+        let mut rows = Vec::new();
+        while let Some(r) = records.next().unwrap() {
+            rows.push(ids.iter().map(|&id| own(r.get(id))).collect());
+        }
+        (names, rows)
+    }
+
+    #[test]
+    fn bodies_full_header_only_and_empty() {
+        let (names, rows) = read("a,b\n1,2\n");
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(rows, vec![vec![V::One("1"), V::One("2")]]);
+        let (names, rows) = read("a,b\n");
+        assert_eq!(names, ["a", "b"]);
+        assert!(rows.is_empty());
+        let (names, rows) = read("");
+        assert!(names.is_empty() && rows.is_empty());
+    }
+
+    #[test]
+    fn crlf_quoted_newlines_and_quotes_are_read() {
+        let (_, rows) = read("\"a\",b\r\n\"x\r\ny\",\"q\"\"\"\r\n,3\r\n");
+        assert_eq!(rows[0], vec![V::One("x\r\ny"), V::One("q\"")]);
+        assert_eq!(rows[1], vec![V::Null, V::One("3")]);
+    }
+
+    #[test]
+    fn mv_companion_overrides_the_display_cell_and_is_not_a_field() {
+        let (names, rows) = read("x,y,\"__mv_x\",\"__mv_y\"\n\"a\nb\",1,\"$a$;$b$\",\n");
+        assert_eq!(names, ["x", "y"]);
+        assert_eq!(
+            rows[0],
+vec![V::Many(vec!["a", "b"]), V::One("1")]
+        );
+        // A malformed companion with no item falls back to the plain cell.
+        let (_, rows) = read("x,__mv_x\nplain,noquotes\n");
+        assert_eq!(rows[0], vec![V::One("plain")]);
+        // `__mv_z` without a `z` column is an ordinary field.
+        let (names, _) = read("__mv_z\n1\n");
+        assert_eq!(names, ["__mv_z"]);
+    }
+
+    #[test]
+    fn short_rows_have_null_trailing_fields() {
+        let (_, rows) = read("a,b,c\n1\n1,2,3,4\n");
+        assert_eq!(rows[0], vec![V::One("1"), V::Null, V::Null]);
+        assert_eq!(rows[1], vec![V::One("1"), V::One("2"), V::One("3")]);
+    }
+
+    #[test]
+    fn output_header_is_the_union_of_keys_with_mv_companions_where_needed() {
+        let mut set = RecordSet::new();
+        set.push([("a", Cell::Int(1))]);
+        set.push([
+            ("b", Cell::List(vec!["x$".into(), "y".into()])),
+            ("a", Cell::Number(2.5)),
+        ]);
+        set.push([("c", Cell::List(vec!["only".into()])), ("d", Cell::Null)]);
+        let csv = String::from_utf8(set.to_csv()).unwrap();
+        assert_eq!(
+            csv,
+            "a,b,__mv_b,c,d\n1,,,,\n2.5,\"x$\ny\",$x$$$;$y$,,\n,,,only,\n"
+        );
+        assert!(RecordSet::new().to_csv().is_empty());
+    }
+
+    #[test]
+    fn numbers_are_formatted_as_splunk_shows_them() {
+        assert_eq!(format_number(12345.0), "12345");
+        assert_eq!(format_number(4935204.25), "4935204.25");
+        assert_eq!(format_number(-0.1), "-0.1");
+        assert_eq!(format_number(0.1 + 0.2), "0.30000000000000004");
+    }
+}

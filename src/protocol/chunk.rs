@@ -1,0 +1,373 @@
+//! Framing: one chunk is `chunked 1.0,<M>,<B>\n` followed by exactly M bytes of metadata
+//! and B bytes of body. This module turns bytes into chunks and back, nothing more.
+
+use std::io::{self, BufRead, Read, Write};
+
+/// Longest header line accepted (splunkd writes about 20 bytes; other readers cap at 128).
+pub const MAX_HEADER_LEN: usize = 256;
+
+/// Default cap on the metadata of one chunk (getinfo is a few KiB).
+pub const DEFAULT_MAX_METADATA: u64 = 64 * 1024 * 1024;
+
+/// Default cap on the body of one chunk. splunkd sends at most `maxresultrows` rows per
+/// chunk (16 MB at 50,000 rows of 48 fields has been recorded); 2 GiB leaves headroom for
+/// very wide events without letting a corrupt header claim unbounded memory.
+pub const DEFAULT_MAX_BODY: u64 = 2 * 1024 * 1024 * 1024;
+
+/// One chunk as read from or written to the pipe.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Chunk {
+    pub metadata: Vec<u8>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkError {
+    #[error("malformed chunk header at byte {offset}: {detail} (expected `chunked 1.0,<metadata bytes>,<body bytes>`)")]
+    BadHeader { offset: u64, detail: String },
+    #[error("input ended inside a chunk at byte {offset}: expected {expected} more bytes of {part}")]
+    Truncated {
+        offset: u64,
+        part: &'static str,
+        expected: u64,
+    },
+    #[error("chunk {part} of {len} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        part: &'static str,
+        len: u64,
+        limit: u64,
+    },
+    #[error("reading the input failed: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Reads chunks from a byte stream, across partial reads, with a tolerant header parser.
+pub struct ChunkReader<R> {
+    inner: R,
+    offset: u64,
+    max_metadata: u64,
+    max_body: u64,
+}
+
+impl<R: BufRead> ChunkReader<R> {
+    pub fn new(inner: R) -> Self {
+        ChunkReader {
+            inner,
+            offset: 0,
+            max_metadata: DEFAULT_MAX_METADATA,
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+
+    /// Sets the largest body accepted; a larger declared length is an error, not an allocation.
+    pub fn with_max_body(mut self, max_body: u64) -> Self {
+        self.max_body = max_body;
+        self
+    }
+
+    /// Bytes consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Reads the next chunk. `Ok(None)` is an orderly end: the input ended before a header
+    /// (only whitespace may precede it).
+    pub fn read_chunk(&mut self) -> Result<Option<Chunk>, ChunkError> {
+        let Some((meta_len, body_len)) = self.read_header()? else {
+            return Ok(None);
+        };
+        if meta_len > self.max_metadata {
+            return Err(ChunkError::TooLarge {
+                part: "metadata",
+                len: meta_len,
+                limit: self.max_metadata,
+            });
+        }
+        if body_len > self.max_body {
+            return Err(ChunkError::TooLarge {
+                part: "body",
+                len: body_len,
+                limit: self.max_body,
+            });
+        }
+        let metadata = self.read_exact_vec(meta_len, "metadata")?;
+        let body = self.read_exact_vec(body_len, "body")?;
+        Ok(Some(Chunk { metadata, body }))
+    }
+
+    fn read_exact_vec(&mut self, len: u64, part: &'static str) -> Result<Vec<u8>, ChunkError> {
+        // Grow with the data actually received: a header that claims 10 GB followed by EOF
+        // must fail as truncated, not allocate 10 GB first.
+        let mut buf = Vec::with_capacity(len.min(1 << 20) as usize);
+        let got = (&mut self.inner).take(len).read_to_end(&mut buf)? as u64;
+        self.offset += got;
+        if got < len {
+            return Err(ChunkError::Truncated {
+                offset: self.offset,
+                part,
+                expected: len - got,
+            });
+        }
+        Ok(buf)
+    }
+
+    /// Skips leading ASCII whitespace (a stray newline between chunks is tolerated, as
+    /// splunkd tolerates it), then reads one header line of at most `MAX_HEADER_LEN` bytes.
+    fn read_header(&mut self) -> Result<Option<(u64, u64)>, ChunkError> {
+        loop {
+            let buf = self.inner.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            let skip = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
+            let done = skip < buf.len();
+            self.inner.consume(skip);
+            self.offset += skip as u64;
+            if done {
+                break;
+            }
+        }
+        let start = self.offset;
+        let mut line = Vec::with_capacity(32);
+        loop {
+            let buf = self.inner.fill_buf()?;
+            if buf.is_empty() {
+                return Err(ChunkError::BadHeader {
+                    offset: start,
+                    detail: format!(
+                        "input ended inside the header {:?}",
+                        String::from_utf8_lossy(&line)
+                    ),
+                });
+            }
+            let room = MAX_HEADER_LEN - line.len();
+            let window = &buf[..buf.len().min(room + 1)];
+            if let Some(pos) = window.iter().position(|&b| b == b'\n') {
+                line.extend_from_slice(&window[..pos]);
+                self.inner.consume(pos + 1);
+                self.offset += pos as u64 + 1;
+                break;
+            }
+            if window.len() > room {
+                return Err(ChunkError::BadHeader {
+                    offset: start,
+                    detail: format!("no newline within {MAX_HEADER_LEN} bytes"),
+                });
+            }
+            let n = window.len();
+            line.extend_from_slice(window);
+            self.inner.consume(n);
+            self.offset += n as u64;
+        }
+        parse_header(&line)
+            .map(Some)
+            .map_err(|detail| ChunkError::BadHeader {
+                offset: start,
+                detail,
+            })
+    }
+}
+
+/// Parses `chunked 1.0,M,B` (without the newline): spaces after `chunked` and around the
+/// commas, and a trailing `\r`, are accepted.
+pub fn parse_header(line: &[u8]) -> Result<(u64, u64), String> {
+    let text = std::str::from_utf8(line)
+        .map_err(|_| format!("header is not text: {:?}", String::from_utf8_lossy(line)))?;
+    let shown = || format!("got {text:?}");
+    let rest = text
+        .strip_prefix("chunked")
+        .ok_or_else(|| format!("header does not start with `chunked`: {}", shown()))?;
+    let trimmed = rest.trim_start_matches([' ', '\t']);
+    if trimmed.len() == rest.len() {
+        return Err(format!("expected a space after `chunked`: {}", shown()));
+    }
+    let rest = trimmed
+        .strip_prefix("1.0")
+        .ok_or_else(|| format!("unsupported protocol version (only 1.0): {}", shown()))?;
+    let rest = rest.trim_end_matches(['\r', ' ', '\t']);
+    let mut parts = rest.split(',');
+    let (Some(empty), Some(m), Some(b), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!("expected two comma-separated lengths: {}", shown()));
+    };
+    if !empty.trim_matches([' ', '\t']).is_empty() {
+        return Err(format!("unexpected text after `1.0`: {}", shown()));
+    }
+    let number = |s: &str, what: &str| -> Result<u64, String> {
+        let s = s.trim_matches([' ', '\t']);
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("{what} length {s:?} is not a decimal byte count: {}", shown()));
+        }
+        s.parse::<u64>()
+            .map_err(|_| format!("{what} length {s} is out of range: {}", shown()))
+    };
+    Ok((number(m, "metadata")?, number(b, "body")?))
+}
+
+/// Writes one chunk byte-exactly (`chunked 1.0,M,B\n`, metadata, body) and flushes.
+pub fn write_chunk<W: Write>(out: &mut W, metadata: &[u8], body: &[u8]) -> io::Result<()> {
+    let header = format!("chunked 1.0,{},{}\n", metadata.len(), body.len());
+    out.write_all(header.as_bytes())?;
+    out.write_all(metadata)?;
+    out.write_all(body)?;
+    out.flush()
+}
+
+/// Encodes one chunk into bytes (for tests and recordings).
+pub fn encode_chunk(metadata: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(metadata.len() + body.len() + 32);
+    write_chunk(&mut out, metadata, body).expect("writing to a Vec cannot fail");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out at most `step` bytes per read, to exercise partial reads.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    /// A reader that delivers the input in two reads split at `split`.
+    struct Split<'a> {
+        parts: [&'a [u8]; 2],
+    }
+    impl Read for Split<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let part = if self.parts[0].is_empty() {
+                &mut self.parts[1]
+            } else {
+                &mut self.parts[0]
+            };
+            let n = buf.len().min(part.len());
+            buf[..n].copy_from_slice(&part[..n]);
+            *part = &part[n..];
+            Ok(n)
+        }
+    }
+
+    fn read_all<R: Read>(r: R) -> Result<Vec<Chunk>, ChunkError> {
+        let mut reader = ChunkReader::new(io::BufReader::with_capacity(7, r));
+        let mut out = Vec::new();
+        while let Some(c) = reader.read_chunk()? {
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    fn stream() -> Vec<u8> {
+        let mut s = encode_chunk(br#"{"action":"getinfo"}"#, b"");
+        s.extend(encode_chunk(
+            br#"{"action":"execute","finished":true}"#,
+            "a,b\n\"\u{6d4b}\u{8bd5}\",2\n".as_bytes(),
+        ));
+        s
+    }
+
+    #[test]
+    fn header_is_written_byte_exactly_with_utf8_byte_lengths() {
+        let bytes = encode_chunk(br#"{"finished":true}"#, "\u{6d4b}\u{8bd5}".as_bytes());
+        assert_eq!(bytes, "chunked 1.0,17,6\n{\"finished\":true}\u{6d4b}\u{8bd5}".as_bytes());
+    }
+
+    #[test]
+    fn chunk_split_at_every_byte_position_reads_the_same() {
+        let data = stream();
+        let whole = read_all(&data[..]).unwrap();
+        assert_eq!(whole.len(), 2);
+        assert_eq!(whole[1].body, "a,b\n\"\u{6d4b}\u{8bd5}\",2\n".as_bytes());
+        for split in 0..=data.len() {
+            let got = read_all(Split {
+                parts: [&data[..split], &data[split..]],
+            })
+            .unwrap();
+            assert_eq!(got, whole, "split at {split}");
+        }
+        for step in 1..5 {
+            let got = read_all(Trickle { data: &data, step }).unwrap();
+            assert_eq!(got, whole, "step {step}");
+        }
+    }
+
+    #[test]
+    fn header_tolerates_leading_blank_lines_spaces_and_crlf() {
+        for header in [
+            "chunked 1.0,2,0\n",
+            "\n\nchunked 1.0,2,0\n",
+            "  \r\n chunked   1.0 , 2 , 0 \r\n",
+            "chunked\t1.0,2,0\r\n",
+        ] {
+            let mut data = header.as_bytes().to_vec();
+            data.extend_from_slice(b"{}");
+            let got = read_all(&data[..]).unwrap();
+            assert_eq!(got.len(), 1, "{header:?}");
+            assert_eq!(got[0].metadata, b"{}");
+        }
+    }
+
+    #[test]
+    fn eof_before_a_header_is_an_orderly_end() {
+        assert!(read_all(&b""[..]).unwrap().is_empty());
+        assert!(read_all(&b" \n\r\n"[..]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn eof_inside_a_chunk_is_an_error_naming_the_part() {
+        let data = stream();
+        let first_len = encode_chunk(br#"{"action":"getinfo"}"#, b"").len();
+        for cut in first_len + 1..data.len() {
+            let err = read_all(&data[..cut]).unwrap_err();
+            match err {
+                ChunkError::Truncated { .. } | ChunkError::BadHeader { .. } => {}
+                other => panic!("cut {cut}: {other}"),
+            }
+        }
+        let err = read_all(&b"chunked 1.0,5,3\n{}"[..]).unwrap_err();
+        assert!(err.to_string().contains("3 more bytes of metadata"), "{err}");
+    }
+
+    #[test]
+    fn malformed_headers_are_rejected_with_the_text_seen() {
+        for bad in [
+            "chunked 2.0,1,1\n",
+            "chunked 1.0,-1,0\n",
+            "chunked 1.0,1\n",
+            "chunked 1.0,1,2,3\n",
+            "chunkd 1.0,1,1\n",
+            "chunked1.0,1,1\n",
+            "chunked 1.0,x,1\n",
+            "chunked 1.0,99999999999999999999999,0\n",
+            "{\"action\":\"getinfo\"}\n",
+        ] {
+            let err = read_all(bad.as_bytes()).unwrap_err();
+            assert!(matches!(err, ChunkError::BadHeader { .. }), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn header_without_newline_is_capped() {
+        let data = vec![b'c'; MAX_HEADER_LEN * 4];
+        let err = read_all(&data[..]).unwrap_err();
+        assert!(err.to_string().contains("no newline within"), "{err}");
+    }
+
+    #[test]
+    fn absurd_body_length_is_refused_without_allocating() {
+        let err = read_all(&b"chunked 1.0,2,10000000000\n{}"[..]).unwrap_err();
+        assert!(matches!(err, ChunkError::TooLarge { part: "body", .. }), "{err}");
+        // Under the cap but truncated: fails as truncated, having read only what came.
+        let mut reader = ChunkReader::new(&b"chunked 1.0,2,1000000000\n{}abc"[..]);
+        let err = reader.read_chunk().unwrap_err();
+        assert!(matches!(err, ChunkError::Truncated { part: "body", .. }), "{err}");
+    }
+}

@@ -1,0 +1,256 @@
+//! The request/reply loop: exactly one reply per request, written after the request has been
+//! read; every failure becomes an error reply to the current request, then exit 1.
+
+use super::body::{RecordSet, Records};
+
+use super::chunk::{ChunkReader, write_chunk};
+use super::diag;
+use super::meta::{CommandType, Inspector, Level, Reply, Request, SearchInfo};
+use std::io::{self, BufRead, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// An error a command reports to the user; the message says what is wrong and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CommandError(pub String);
+
+impl CommandError {
+    pub fn new(message: impl Into<String>) -> CommandError {
+        CommandError(message.into())
+    }
+}
+
+/// What a command declares in its getinfo reply.
+#[derive(Debug, Clone)]
+pub struct Declaration {
+    pub command_type: CommandType,
+    /// Fields splunkd should send; `None` = all fields.
+    pub required_fields: Option<Vec<String>>,
+    /// SPL run before this command on the indexers (map phase).
+    pub streaming_preop: Option<String>,
+    /// Messages for the job inspector (warnings about arguments, ...).
+    pub messages: Vec<(Level, String)>,
+}
+
+impl Declaration {
+    pub fn new(command_type: CommandType) -> Declaration {
+        Declaration {
+            command_type,
+            required_fields: None,
+            streaming_preop: None,
+            messages: Vec::new(),
+        }
+    }
+}
+
+/// What a command writes into one reply: records and inspector messages.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub records: RecordSet,
+    pub messages: Vec<(Level, String)>,
+}
+
+/// A search command. State lives in `self` across chunks.
+pub trait Command {
+    /// Reads the options and declares how the command runs. Must be quick and free of side
+    /// effects: splunkd starts probe processes that stop right after this.
+    fn getinfo(&mut self, info: &SearchInfo) -> Result<Declaration, CommandError>;
+
+    /// Takes the records of one execute chunk. Streaming commands answer in `out`; reporting
+    /// commands fold the records into their state and answer in `finish`.
+    fn execute(&mut self, records: &mut Records<'_>, out: &mut Output) -> Result<(), CommandError>;
+
+    /// Called once, after the last chunk (`finished:true`), for the final results.
+    fn finish(&mut self, _out: &mut Output) -> Result<(), CommandError> {
+        Ok(())
+    }
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// Input ended in order: exit 0.
+    Done,
+    /// An error reply was written (or could not be): exit 1.
+    Failed(String),
+}
+
+impl Ending {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Ending::Done => 0,
+            Ending::Failed(_) => 1,
+        }
+    }
+}
+
+/// Session settings that are not part of the protocol.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Replaces `searchinfo.args` (to replay another command's recording with ours).
+    pub args: Option<Vec<String>>,
+    /// Largest chunk body accepted.
+    pub max_body: Option<u64>,
+}
+
+enum Stop {
+    /// Report to splunkd as the reply to the current request.
+    Error(String),
+    /// The output pipe is gone: nothing more can be said.
+    Output(io::Error),
+}
+
+impl From<io::Error> for Stop {
+    fn from(e: io::Error) -> Stop {
+        Stop::Output(e)
+    }
+}
+
+/// Serves one search: reads requests from `input`, writes replies to `output`.
+pub fn serve<C: Command, R: BufRead, W: Write>(
+    command: &mut C,
+    input: R,
+    mut output: W,
+    settings: &Settings,
+) -> Ending {
+    let mut reader = ChunkReader::new(input);
+    if let Some(max) = settings.max_body {
+        reader = reader.with_max_body(max);
+    }
+    match run(command, &mut reader, &mut output, settings) {
+        Ok(()) => Ending::Done,
+        Err(Stop::Error(message)) => {
+            diag::log(Level::Error, &message);
+            if let Err(e) = write_reply(&mut output, &Reply::error(&message), b"") {
+                diag::log(Level::Error, &format!("could not write the error reply: {e}"));
+            }
+            Ending::Failed(message)
+        }
+        Err(Stop::Output(e)) => {
+            let message = format!("writing to splunkd failed: {e}");
+            diag::log(Level::Error, &message);
+            Ending::Failed(message)
+        }
+    }
+}
+
+fn write_reply<W: Write>(out: &mut W, reply: &Reply, body: &[u8]) -> io::Result<()> {
+    write_chunk(out, &reply.to_json(), body)
+}
+
+/// Runs `f`, turning a panic into an error message instead of a broken stream.
+fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, CommandError>) -> Result<T, Stop> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Stop::Error(e.0)),
+        Err(payload) => {
+            let detail = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(Stop::Error(format!(
+                "internal error during {what}: {detail}. This is a bug; please report it with the search that caused it"
+            )))
+        }
+    }
+}
+
+fn run<C: Command, R: BufRead, W: Write>(
+    command: &mut C,
+    reader: &mut ChunkReader<R>,
+    output: &mut W,
+    settings: &Settings,
+) -> Result<(), Stop> {
+    let read = |reader: &mut ChunkReader<R>| {
+        reader
+            .read_chunk()
+            .map_err(|e| Stop::Error(format!("protocol error: {e}")))
+    };
+    let Some(first) = read(reader)? else {
+        return Ok(());
+    };
+    let request = parse_request(&first.metadata, 1)?;
+    if request.action.as_deref() != Some("getinfo") {
+        return Err(Stop::Error(format!(
+            "protocol error: the first request must be getinfo, got action {:?}",
+            request.action.as_deref().unwrap_or("(none)")
+        )));
+    }
+    if !first.body.is_empty() {
+        return Err(Stop::Error(format!(
+            "protocol error: the getinfo request carries a body of {} bytes; it must be empty",
+            first.body.len()
+        )));
+    }
+    let mut info = request.searchinfo.unwrap_or_default();
+    if let Some(args) = &settings.args {
+        info.args = args.clone();
+    }
+    diag::log(Level::Debug, &format!("getinfo: {info:?}"));
+    let declaration = guarded("getinfo", || command.getinfo(&info))?;
+    let reporting = declaration.command_type == CommandType::Reporting;
+    let reply = Reply {
+        command_type: Some(declaration.command_type),
+        required_fields: declaration.required_fields,
+        streaming_preop: declaration.streaming_preop,
+        inspector: Inspector {
+            messages: declaration.messages,
+            ..Inspector::default()
+        },
+        ..Reply::default()
+    };
+    write_reply(output, &reply, b"")?;
+
+    let mut finished = false;
+    let mut index = 1u64;
+    while let Some(chunk) = read(reader)? {
+        index += 1;
+        let request = parse_request(&chunk.metadata, index)?;
+        if request.action.as_deref() != Some("execute") {
+            return Err(Stop::Error(format!(
+                "protocol error: request {index} has action {:?}; after getinfo only execute is valid",
+                request.action.as_deref().unwrap_or("(none)")
+            )));
+        }
+        let last = request.finished.unwrap_or(false);
+        let mut out = Output::default();
+        if !finished {
+            let mut records = Records::new(&chunk.body)
+                .map_err(|e| Stop::Error(format!("request {index}: {e}")))?;
+            guarded("execute", || command.execute(&mut records, &mut out))?;
+            diag::log(
+                Level::Debug,
+                &format!("request {index}: {} records in, finished={last}", records.count()),
+            );
+            if last {
+                guarded("finish", || command.finish(&mut out))?;
+                finished = true;
+            }
+        }
+        // A reporting command answers non-final chunks with `{"finished":false}` and no body.
+        let body = if reporting && !last {
+            Vec::new()
+        } else {
+            out.records.to_csv()
+        };
+        let reply = Reply {
+            inspector: Inspector {
+                messages: out.messages,
+                ..Inspector::default()
+            },
+            finished: Some(last || finished),
+            ..Reply::default()
+        };
+        write_reply(output, &reply, &body)?;
+    }
+    Ok(())
+}
+
+fn parse_request(metadata: &[u8], index: u64) -> Result<Request, Stop> {
+    serde_json::from_slice(metadata).map_err(|e| {
+        Stop::Error(format!(
+            "protocol error: the metadata of request {index} is not valid JSON ({e})"
+        ))
+    })
+}
