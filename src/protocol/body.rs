@@ -39,8 +39,11 @@ impl Fields {
             .iter()
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .collect();
-        let position: HashMap<&str, usize> =
-            cols.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+        let position: HashMap<&str, usize> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
+            .collect();
         let mut fields = Fields::default();
         for (col, name) in cols.iter().enumerate() {
             // `__mv_x` is a companion only when `x` is a column too; otherwise it is a field.
@@ -129,7 +132,10 @@ impl<'a> Records<'a> {
             .flexible(true)
             .from_reader(body);
         let mut header = csv::ByteRecord::new();
-        let fields = if reader.read_byte_record(&mut header).map_err(BodyError::from_csv)? {
+        let fields = if reader
+            .read_byte_record(&mut header)
+            .map_err(BodyError::from_csv)?
+        {
             Fields::from_header(&header)
         } else {
             Fields::default()
@@ -270,7 +276,8 @@ fn decode_mv_findall(cell: &[u8]) -> Vec<Cow<'_, [u8]>> {
     let n = cell.len();
     // Python's `$` also matches before a final newline.
     let closes = |b: usize| {
-        cell[b] == b'$' && (b + 1 == n || cell[b + 1] == b';' || (b + 2 == n && cell[b + 1] == b'\n'))
+        cell[b] == b'$'
+            && (b + 1 == n || cell[b + 1] == b';' || (b + 2 == n && cell[b + 1] == b'\n'))
     };
     let mut last_close: Vec<Option<usize>> = vec![None; n + 1];
     for b in (0..n).rev() {
@@ -396,7 +403,11 @@ impl RecordSet {
     }
 
     /// Adds a row that answers `record` in a streaming reply: `_chunked_idx` is echoed.
-    pub fn push_for<'k>(&mut self, record: &Record<'_>, cells: impl IntoIterator<Item = (&'k str, Cell)>) {
+    pub fn push_for<'k>(
+        &mut self,
+        record: &Record<'_>,
+        cells: impl IntoIterator<Item = (&'k str, Cell)>,
+    ) {
         match record.chunked_idx() {
             Some(idx) => {
                 let idx = Cell::Text(String::from_utf8_lossy(idx).into_owned());
@@ -423,7 +434,11 @@ impl RecordSet {
             return Vec::new();
         }
         let multi: Vec<bool> = (0..self.columns.len())
-            .map(|c| self.rows.iter().any(|r| r.get(c).is_some_and(Cell::is_multi)))
+            .map(|c| {
+                self.rows
+                    .iter()
+                    .any(|r| r.get(c).is_some_and(Cell::is_multi))
+            })
             .collect();
         let mut w = csv::WriterBuilder::new()
             .terminator(csv::Terminator::Any(b'\n'))
@@ -435,11 +450,12 @@ impl RecordSet {
                 header.push_field(&format!("__mv_{name}"));
             }
         }
-        w.write_record(&header).expect("writing to a Vec cannot fail");
+        w.write_record(&header)
+            .expect("writing to a Vec cannot fail");
         let mut out = csv::StringRecord::new();
         for row in &self.rows {
             out.clear();
-            for c in 0..self.columns.len() {
+            for (c, &has_mv) in multi.iter().enumerate() {
                 let (plain, mv) = match row.get(c).unwrap_or(&Cell::Null) {
                     Cell::Null => (String::new(), String::new()),
                     Cell::Text(s) => (s.clone(), String::new()),
@@ -452,7 +468,7 @@ impl RecordSet {
                     },
                 };
                 out.push_field(&plain);
-                if multi[c] {
+                if has_mv {
                     out.push_field(&mv);
                 }
             }
@@ -505,7 +521,10 @@ mod tests {
             let (_, mv) = encode_mv(list);
             assert_eq!(decoded(&mv), *list, "{mv}");
         }
-        assert_eq!(encode_mv(&["a$b", "c"]), ("a$b\nc".into(), "$a$$b$;$c$".into()));
+        assert_eq!(
+            encode_mv(&["a$b", "c"]),
+            ("a$b\nc".into(), "$a$$b$;$c$".into())
+        );
         assert_eq!(encode_mv(&["", "y"]), ("\ny".into(), "$$;$y$".into()));
     }
 
@@ -524,7 +543,9 @@ mod tests {
     }
 
     fn own(v: Value<'_>) -> V {
-        let s = |b: &[u8]| -> &'static str { Box::leak(String::from_utf8(b.to_vec()).unwrap().into_boxed_str()) };
+        let s = |b: &[u8]| -> &'static str {
+            Box::leak(String::from_utf8(b.to_vec()).unwrap().into_boxed_str())
+        };
         match v {
             Value::Null => V::Null,
             Value::One(b) => V::One(s(b)),
@@ -535,7 +556,10 @@ mod tests {
     fn read(body: &str) -> (Vec<String>, Vec<Vec<V>>) {
         let mut records = Records::new(body.as_bytes()).unwrap();
         let names = records.fields().names().to_vec();
-        let ids: Vec<FieldId> = names.iter().map(|n| records.fields().id(n).unwrap()).collect();
+        let ids: Vec<FieldId> = names
+            .iter()
+            .map(|n| records.fields().id(n).unwrap())
+            .collect();
         let mut rows = Vec::new();
         while let Some(r) = records.next().unwrap() {
             rows.push(ids.iter().map(|&id| own(r.get(id))).collect());
@@ -566,10 +590,7 @@ mod tests {
     fn mv_companion_overrides_the_display_cell_and_is_not_a_field() {
         let (names, rows) = read("x,y,\"__mv_x\",\"__mv_y\"\n\"a\nb\",1,\"$a$;$b$\",\n");
         assert_eq!(names, ["x", "y"]);
-        assert_eq!(
-            rows[0],
-vec![V::Many(vec!["a", "b"]), V::One("1")]
-        );
+        assert_eq!(rows[0], vec![V::Many(vec!["a", "b"]), V::One("1")]);
         // A malformed companion with no item falls back to the plain cell.
         let (_, rows) = read("x,__mv_x\nplain,noquotes\n");
         assert_eq!(rows[0], vec![V::One("plain")]);

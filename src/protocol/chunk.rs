@@ -23,9 +23,13 @@ pub struct Chunk {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChunkError {
-    #[error("malformed chunk header at byte {offset}: {detail} (expected `chunked 1.0,<metadata bytes>,<body bytes>`)")]
+    #[error(
+        "malformed chunk header at byte {offset}: {detail} (expected `chunked 1.0,<metadata bytes>,<body bytes>`)"
+    )]
     BadHeader { offset: u64, detail: String },
-    #[error("input ended inside a chunk at byte {offset}: expected {expected} more bytes of {part}")]
+    #[error(
+        "input ended inside a chunk at byte {offset}: expected {expected} more bytes of {part}"
+    )]
     Truncated {
         offset: u64,
         part: &'static str,
@@ -186,7 +190,8 @@ pub fn parse_header(line: &[u8]) -> Result<(u64, u64), String> {
         .ok_or_else(|| format!("unsupported protocol version (only 1.0): {}", shown()))?;
     let rest = rest.trim_end_matches(['\r', ' ', '\t']);
     let mut parts = rest.split(',');
-    let (Some(empty), Some(m), Some(b), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(empty), Some(m), Some(b), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(format!("expected two comma-separated lengths: {}", shown()));
     };
@@ -196,7 +201,10 @@ pub fn parse_header(line: &[u8]) -> Result<(u64, u64), String> {
     let number = |s: &str, what: &str| -> Result<u64, String> {
         let s = s.trim_matches([' ', '\t']);
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("{what} length {s:?} is not a decimal byte count: {}", shown()));
+            return Err(format!(
+                "{what} length {s:?} is not a decimal byte count: {}",
+                shown()
+            ));
         }
         s.parse::<u64>()
             .map_err(|_| format!("{what} length {s} is out of range: {}", shown()))
@@ -277,7 +285,10 @@ mod tests {
     #[test]
     fn header_is_written_byte_exactly_with_utf8_byte_lengths() {
         let bytes = encode_chunk(br#"{"finished":true}"#, "\u{6d4b}\u{8bd5}".as_bytes());
-        assert_eq!(bytes, "chunked 1.0,17,6\n{\"finished\":true}\u{6d4b}\u{8bd5}".as_bytes());
+        assert_eq!(
+            bytes,
+            "chunked 1.0,17,6\n{\"finished\":true}\u{6d4b}\u{8bd5}".as_bytes()
+        );
     }
 
     #[test]
@@ -333,7 +344,10 @@ mod tests {
             }
         }
         let err = read_all(&b"chunked 1.0,5,3\n{}"[..]).unwrap_err();
-        assert!(err.to_string().contains("3 more bytes of metadata"), "{err}");
+        assert!(
+            err.to_string().contains("3 more bytes of metadata"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -350,7 +364,10 @@ mod tests {
             "{\"action\":\"getinfo\"}\n",
         ] {
             let err = read_all(bad.as_bytes()).unwrap_err();
-            assert!(matches!(err, ChunkError::BadHeader { .. }), "{bad:?}: {err}");
+            assert!(
+                matches!(err, ChunkError::BadHeader { .. }),
+                "{bad:?}: {err}"
+            );
         }
     }
 
@@ -364,10 +381,16 @@ mod tests {
     #[test]
     fn absurd_body_length_is_refused_without_allocating() {
         let err = read_all(&b"chunked 1.0,2,10000000000\n{}"[..]).unwrap_err();
-        assert!(matches!(err, ChunkError::TooLarge { part: "body", .. }), "{err}");
+        assert!(
+            matches!(err, ChunkError::TooLarge { part: "body", .. }),
+            "{err}"
+        );
         // Under the cap but truncated: fails as truncated, having read only what came.
         let mut reader = ChunkReader::new(&b"chunked 1.0,2,1000000000\n{}abc"[..]);
         let err = reader.read_chunk().unwrap_err();
-        assert!(matches!(err, ChunkError::Truncated { part: "body", .. }), "{err}");
+        assert!(
+            matches!(err, ChunkError::Truncated { part: "body", .. }),
+            "{err}"
+        );
     }
 }

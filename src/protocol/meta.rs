@@ -280,7 +280,10 @@ mod tests {
         inspector.messages.push((Level::Warn, "cut".into()));
         inspector.metrics.insert("aidetect".into(), (0.5, 1, 10, 2));
         let json = serde_json::to_string(&inspector).unwrap();
-        assert_eq!(json, r#"{"messages":[["WARN","cut"]],"metric.aidetect":[0.5,1,10,2]}"#);
+        assert_eq!(
+            json,
+            r#"{"messages":[["WARN","cut"]],"metric.aidetect":[0.5,1,10,2]}"#
+        );
     }
 
     #[test]

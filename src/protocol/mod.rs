@@ -6,6 +6,7 @@
 pub mod body;
 pub mod chunk;
 pub mod diag;
+pub mod driver;
 pub mod meta;
 pub mod options;
 pub mod session;

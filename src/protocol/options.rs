@@ -197,11 +197,39 @@ mod tests {
     use super::*;
 
     const SPECS: &[Spec] = &[
-        Spec { name: "profile", kind: Kind::Choice(&["seed", "standard"]), default: "seed", help: "" },
-        Spec { name: "limit", kind: Kind::Int { min: 0, max: i64::MAX }, default: "10000", help: "" },
-        Spec { name: "debug", kind: Kind::Bool, default: "false", help: "" },
-        Spec { name: "by", kind: Kind::List, default: "src,user", help: "" },
-        Spec { name: "catalog", kind: Kind::Text, default: "x.csv", help: "" },
+        Spec {
+            name: "profile",
+            kind: Kind::Choice(&["seed", "standard"]),
+            default: "seed",
+            help: "",
+        },
+        Spec {
+            name: "limit",
+            kind: Kind::Int {
+                min: 0,
+                max: i64::MAX,
+            },
+            default: "10000",
+            help: "",
+        },
+        Spec {
+            name: "debug",
+            kind: Kind::Bool,
+            default: "false",
+            help: "",
+        },
+        Spec {
+            name: "by",
+            kind: Kind::List,
+            default: "src,user",
+            help: "",
+        },
+        Spec {
+            name: "catalog",
+            kind: Kind::Text,
+            default: "x.csv",
+            help: "",
+        },
     ];
 
     fn args(a: &[&str]) -> Vec<String> {
@@ -211,7 +239,13 @@ mod tests {
     #[test]
     fn options_of_every_kind_parse() {
         let o = parse(
-            &args(&["profile=SEED", "limit=0", "debug=yes", "by=\"a, b\"", "catalog='my file.csv'"]),
+            &args(&[
+                "profile=SEED",
+                "limit=0",
+                "debug=yes",
+                "by=\"a, b\"",
+                "catalog='my file.csv'",
+            ]),
             SPECS,
         )
         .unwrap();
@@ -225,7 +259,16 @@ mod tests {
 
     #[test]
     fn booleans_accept_the_splunk_spellings() {
-        for (v, want) in [("t", true), ("f", false), ("TRUE", true), ("false", false), ("1", true), ("0", false), ("yes", true), ("no", false)] {
+        for (v, want) in [
+            ("t", true),
+            ("f", false),
+            ("TRUE", true),
+            ("false", false),
+            ("1", true),
+            ("0", false),
+            ("yes", true),
+            ("no", false),
+        ] {
             let o = parse(&args(&[&format!("debug={v}")]), SPECS).unwrap();
             assert_eq!(o.bool("debug"), Some(want), "{v}");
         }
@@ -243,9 +286,15 @@ mod tests {
     #[test]
     fn a_bad_value_names_the_option_and_what_it_accepts() {
         let e = parse(&args(&["limit=-1"]), SPECS).unwrap_err();
-        assert_eq!(e.to_string(), "invalid value '-1' for option limit: expected a whole number >= 0");
+        assert_eq!(
+            e.to_string(),
+            "invalid value '-1' for option limit: expected a whole number >= 0"
+        );
         let e = parse(&args(&["profile=fast"]), SPECS).unwrap_err();
-        assert!(e.to_string().contains("expected one of seed, standard"), "{e}");
+        assert!(
+            e.to_string().contains("expected one of seed, standard"),
+            "{e}"
+        );
         let e = parse(&args(&["debug=maybe"]), SPECS).unwrap_err();
         assert!(e.to_string().contains("expected true or false"), "{e}");
         let e = parse(&args(&["limit=12k"]), SPECS).unwrap_err();
@@ -254,7 +303,10 @@ mod tests {
 
     #[test]
     fn duplicates_and_bare_words_are_errors() {
-        assert!(matches!(parse(&args(&["limit=1", "limit=2"]), SPECS), Err(OptionError::Duplicate { .. })));
+        assert!(matches!(
+            parse(&args(&["limit=1", "limit=2"]), SPECS),
+            Err(OptionError::Duplicate { .. })
+        ));
         let e = parse(&args(&["src_ip"]), SPECS).unwrap_err();
         assert!(e.to_string().contains("profile=seed"), "{e}");
     }

@@ -122,7 +122,10 @@ pub fn serve<C: Command, R: BufRead, W: Write>(
         Err(Stop::Error(message)) => {
             diag::log(Level::Error, &message);
             if let Err(e) = write_reply(&mut output, &Reply::error(&message), b"") {
-                diag::log(Level::Error, &format!("could not write the error reply: {e}"));
+                diag::log(
+                    Level::Error,
+                    &format!("could not write the error reply: {e}"),
+                );
             }
             Ending::Failed(message)
         }
@@ -221,7 +224,10 @@ fn run<C: Command, R: BufRead, W: Write>(
             guarded("execute", || command.execute(&mut records, &mut out))?;
             diag::log(
                 Level::Debug,
-                &format!("request {index}: {} records in, finished={last}", records.count()),
+                &format!(
+                    "request {index}: {} records in, finished={last}",
+                    records.count()
+                ),
             );
             if last {
                 guarded("finish", || command.finish(&mut out))?;

@@ -1,0 +1,196 @@
+//! `profile=seed`: the seed SPL detection, rule by rule (see the project's docs/seed.md for
+//! the mapping to the original search).
+
+use super::event::{Event, Field, coalesce};
+use std::borrow::Cow;
+
+/// The 12 hosts of the seed's base search, compared ASCII case-insensitively.
+pub const SEED_HOSTS: [&str; 12] = [
+    "api.openai.com",
+    "api.anthropic.com",
+    "generativelanguage.googleapis.com",
+    "api.cohere.ai",
+    "api-inference.huggingface.co",
+    "api.mistral.ai",
+    "api.together.xyz",
+    "api.groq.com",
+    "api.perplexity.ai",
+    "api.replicate.com",
+    "api.stability.ai",
+    "inference.azure.com",
+];
+
+/// Substrings of the lowercased user agent that make the seed call a client a browser.
+pub const BROWSER_TOKENS: [&str; 7] = [
+    "chrome/", "firefox/", "safari/", "msie", "trident/", "edg/", "opera/",
+];
+
+/// Path prefixes (after the leading `/`) that the seed counts as API endpoints.
+pub const API_PREFIXES: [&str; 10] = [
+    "v1",
+    "v2",
+    "api",
+    "generate",
+    "chat",
+    "completions",
+    "embeddings",
+    "images",
+    "audio",
+    "models",
+];
+
+/// The fields `profile=seed` reads.
+pub const SEED_FIELDS: [Field; 11] = Field::ALL;
+
+/// Thresholds of the seed rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedParams {
+    /// `LargePayload` when `BytesUploaded` is strictly greater.
+    pub large_bytes: i64,
+    /// Groups are kept when `MaxSuspicionScore >= min_score`.
+    pub min_score: i64,
+}
+
+impl Default for SeedParams {
+    fn default() -> SeedParams {
+        SeedParams {
+            large_bytes: 50_000,
+            min_score: 1,
+        }
+    }
+}
+
+/// What the seed computes for one event that passed the host and browser filters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedFeatures<'e> {
+    /// `lower(coalesce(http_user_agent, cs_user_agent, "unknown"))`
+    pub user_agent: Cow<'e, [u8]>,
+    /// `tonumber(coalesce(bytes_out, cs_bytes, "0"))`
+    pub bytes_uploaded: Option<f64>,
+    /// `IsAPIEndpoint + IsPostRequest + LargePayload`
+    pub score: u8,
+}
+
+/// Rule 1: some value of `dest_host` is one of the seed hosts.
+pub fn is_seed_host(host: &[u8]) -> bool {
+    SEED_HOSTS
+        .iter()
+        .any(|h| host.eq_ignore_ascii_case(h.as_bytes()))
+}
+
+/// Unicode-aware lowercase (ASCII fast path without allocation when already lowercase).
+pub fn lowercase(text: &[u8]) -> Cow<'_, [u8]> {
+    if text.is_ascii() {
+        if text.iter().any(u8::is_ascii_uppercase) {
+            Cow::Owned(text.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(text)
+        }
+    } else {
+        Cow::Owned(String::from_utf8_lossy(text).to_lowercase().into_bytes())
+    }
+}
+
+/// Rule 3: the unanchored browser regex on the lowercased user agent.
+pub fn is_browser(user_agent_lower: &[u8]) -> bool {
+    BROWSER_TOKENS
+        .iter()
+        .any(|t| contains(user_agent_lower, t.as_bytes()))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// SPL `tonumber(x)` in base 10: optional sign, digits, optional fraction, optional
+/// exponent, surrounding spaces ignored; anything else (or an overflow) is null.
+pub fn to_number(text: &[u8]) -> Option<f64> {
+    let t = std::str::from_utf8(text)
+        .ok()?
+        .trim_matches(|c: char| c.is_ascii_whitespace());
+    let b = t.as_bytes();
+    let mut i = 0;
+    if matches!(b.first(), Some(b'+' | b'-')) {
+        i += 1;
+    }
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let mut digits = i - int_start;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let frac_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        digits += i - frac_start;
+    }
+    if digits == 0 {
+        return None;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exp_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == exp_start {
+            return None;
+        }
+    }
+    if i != b.len() {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+/// Rule 5: `^/(v1|v2|api|generate|chat|completions|embeddings|images|audio|models)`,
+/// case-sensitive.
+pub fn is_api_endpoint(path: &[u8]) -> bool {
+    path.strip_prefix(b"/")
+        .is_some_and(|rest| API_PREFIXES.iter().any(|p| rest.starts_with(p.as_bytes())))
+}
+
+/// Rule 6: `upper(method) == "POST"` with Unicode-aware uppercasing.
+pub fn is_post(method: &[u8]) -> bool {
+    if method.is_ascii() {
+        method.eq_ignore_ascii_case(b"POST")
+    } else {
+        String::from_utf8_lossy(method).to_uppercase() == "POST"
+    }
+}
+
+/// Rules 1 to 8 for one event: `None` when the host filter or the browser filter drops it.
+pub fn score_event<'e, E: Event>(event: &'e E, params: &SeedParams) -> Option<SeedFeatures<'e>> {
+    let mut host = false;
+    event.each(Field::DestHost, &mut |h| host |= is_seed_host(h));
+    if !host {
+        return None;
+    }
+    let user_agent = match coalesce(event, &[Field::HttpUserAgent, Field::CsUserAgent]) {
+        Some(Cow::Borrowed(ua)) => lowercase(ua),
+        Some(Cow::Owned(ua)) => Cow::Owned(lowercase(&ua).into_owned()),
+        None => Cow::Borrowed(&b"unknown"[..]),
+    };
+    if is_browser(&user_agent) {
+        return None;
+    }
+    let bytes_uploaded = match coalesce(event, &[Field::BytesOut, Field::CsBytes]) {
+        Some(text) => to_number(&text),
+        None => Some(0.0),
+    };
+    let path = coalesce(event, &[Field::UriPath, Field::CsUriStem]).unwrap_or_default();
+    let method =
+        coalesce(event, &[Field::HttpMethod, Field::CsMethod]).unwrap_or(Cow::Borrowed(b"UNKNOWN"));
+    let large = bytes_uploaded.is_some_and(|b| b > params.large_bytes as f64);
+    let score = u8::from(is_api_endpoint(&path)) + u8::from(is_post(&method)) + u8::from(large);
+    Some(SeedFeatures {
+        user_agent,
+        bytes_uploaded,
+        score,
+    })
+}
