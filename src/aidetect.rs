@@ -1,22 +1,39 @@
 //! The `aidetect` command: options → profile; wires the detection into the protocol.
 
+use crate::detect::allowlist::{self, Allowlist};
+use crate::detect::catalog::Catalog;
 use crate::detect::group::{SeedGroups, SeedRow};
 use crate::detect::seed::{SEED_FIELDS, SeedParams, score_event};
+use crate::detect::standard::{self, Features, Groups, Key, Row, Scorer, StandardParams};
 use crate::detect::{Event, Field};
-use crate::protocol::options::{self, Kind, Spec};
+use crate::protocol::options::{self, Kind, Options, Spec};
 use crate::protocol::{
     Cell, Command, CommandError, CommandType, Declaration, FieldId, Level, Output, Record, Records,
     SearchInfo, Value, diag,
 };
 use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 /// The options `| aidetect` accepts (searchbnf.conf and the README document each).
 pub const OPTIONS: &[Spec] = &[
     Spec {
         name: "profile",
-        kind: Kind::Choice(&["seed"]),
-        default: "seed",
-        help: "which detection runs: seed = the original SPL search, rule for rule",
+        kind: Kind::Choice(&["standard", "seed"]),
+        default: "standard",
+        help: "standard = catalog, clients, tunnels, allowlist and risk score; seed = the original SPL search, rule for rule",
+    },
+    Spec {
+        name: "mode",
+        kind: Kind::Choice(&["aggregate", "events"]),
+        default: "aggregate",
+        help: "aggregate = one row per group; events = annotate every event with ai_* fields (profile=standard)",
+    },
+    Spec {
+        name: "by",
+        kind: Kind::List,
+        default: "src,user",
+        help: "group keys (profile=standard): src, user, host, provider, category, client or any field name",
     },
     Spec {
         name: "large_bytes",
@@ -30,8 +47,14 @@ pub const OPTIONS: &[Spec] = &[
     Spec {
         name: "min_score",
         kind: Kind::Int { min: 0, max: 3 },
-        default: "1",
-        help: "keep groups whose highest suspicion score is at least this",
+        default: "1 (seed), 0 (standard)",
+        help: "keep groups whose highest seed suspicion score (API path + POST + large upload) is at least this",
+    },
+    Spec {
+        name: "min_risk",
+        kind: Kind::Int { min: 0, max: 100 },
+        default: "40",
+        help: "keep groups whose RiskScore (0-100) is at least this (profile=standard)",
     },
     Spec {
         name: "limit",
@@ -43,11 +66,39 @@ pub const OPTIONS: &[Spec] = &[
         help: "return at most this many rows (0 = no limit)",
     },
     Spec {
+        name: "catalog",
+        kind: Kind::Text,
+        default: "aidetect_services.csv",
+        help: "the AI service catalog, a CSV file in the app's lookups folder (profile=standard)",
+    },
+    Spec {
+        name: "allowlist",
+        kind: Kind::Text,
+        default: "aidetect_allowlist.csv",
+        help: "the allowlist, a CSV file in the app's lookups folder (profile=standard)",
+    },
+    Spec {
+        name: "allowlisted",
+        kind: Kind::Choice(&["show", "hide"]),
+        default: "show",
+        help: "show allowlisted activity with its reason in the Allowlisted column, or hide it (profile=standard)",
+    },
+    Spec {
         name: "loglevel",
         kind: Kind::Choice(&["debug", "info", "warn", "error"]),
         default: "warn",
         help: "diagnostics written to search.log",
     },
+];
+
+/// Options that only the standard profile reads.
+const STANDARD_ONLY: [&str; 6] = [
+    "mode",
+    "by",
+    "min_risk",
+    "catalog",
+    "allowlist",
+    "allowlisted",
 ];
 
 /// The output columns of `profile=seed`, in order.
@@ -63,18 +114,57 @@ pub const SEED_COLUMNS: [&str; 9] = [
     "MaxSuspicionScore",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Profile {
-    Seed,
+/// The columns `profile=standard` adds after the seed's.
+pub const STANDARD_COLUMNS: [&str; 11] = [
+    "FirstSeen",
+    "LastSeen",
+    "PostRequests",
+    "LargeUploads",
+    "MaxBytesUploaded",
+    "Providers",
+    "Categories",
+    "Clients",
+    "Reasons",
+    "RiskScore",
+    "Allowlisted",
+];
+
+/// The fields `mode=events` adds to each event.
+pub const EVENT_FIELDS: [&str; 6] = [
+    "ai_provider",
+    "ai_category",
+    "ai_client",
+    "ai_score",
+    "ai_reasons",
+    "ai_allowlisted",
+];
+
+/// Environment variable naming the app folder (for tests and `aidetect run`); otherwise the
+/// folder is found from the executable's place (`<app>/linux_x86_64/bin/aidetect`).
+pub const APP_DIR_ENV: &str = "AIDETECT_APP_DIR";
+
+enum State {
+    Seed {
+        params: SeedParams,
+        groups: SeedGroups,
+    },
+    Standard(Box<StandardState>),
+}
+
+struct StandardState {
+    params: StandardParams,
+    catalog: Catalog,
+    allowlist: Allowlist,
+    scorer: Scorer,
+    groups: Groups,
+    events_mode: bool,
 }
 
 /// The command's state across chunks.
-#[derive(Debug)]
 pub struct AiDetect {
-    profile: Profile,
-    params: SeedParams,
+    state: State,
     limit: usize,
-    groups: SeedGroups,
+    extra_names: Vec<String>,
     events_in: u64,
 }
 
@@ -87,10 +177,12 @@ impl Default for AiDetect {
 impl AiDetect {
     pub fn new() -> AiDetect {
         AiDetect {
-            profile: Profile::Seed,
-            params: SeedParams::default(),
+            state: State::Seed {
+                params: SeedParams::default(),
+                groups: SeedGroups::new(),
+            },
             limit: 10_000,
-            groups: SeedGroups::new(),
+            extra_names: Vec::new(),
             events_in: 0,
         }
     }
@@ -99,13 +191,18 @@ impl AiDetect {
 /// A record seen through the detection's field names.
 struct RecordEvent<'r> {
     record: Record<'r>,
-    ids: &'r [Option<FieldId>; Field::ALL.len()],
+    ids: &'r [Option<FieldId>],
+}
+
+impl RecordEvent<'_> {
+    fn id(&self, field: Field) -> Option<FieldId> {
+        self.ids.get(field.index()).copied().flatten()
+    }
 }
 
 impl Event for RecordEvent<'_> {
     fn first(&self, field: Field) -> Option<Cow<'_, [u8]>> {
-        let id = self.ids[field.index()]?;
-        match self.record.get(id) {
+        match self.record.get(self.id(field)?) {
             Value::Null => None,
             Value::One(v) => Some(Cow::Borrowed(v)),
             Value::Many(items) => items.into_iter().find(|v| !v.is_empty()),
@@ -113,9 +210,7 @@ impl Event for RecordEvent<'_> {
     }
 
     fn each(&self, field: Field, visit: &mut dyn FnMut(&[u8])) {
-        let Some(id) = self.ids[field.index()] else {
-            return;
-        };
+        let Some(id) = self.id(field) else { return };
         for v in self.record.get(id).iter() {
             if !v.is_empty() {
                 visit(v);
@@ -128,8 +223,16 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn list(set: &std::collections::BTreeSet<Vec<u8>>) -> Cell {
+fn list(set: &BTreeSet<Vec<u8>>) -> Cell {
     Cell::List(set.iter().map(|v| text(v)).collect())
+}
+
+fn strings(set: &BTreeSet<String>) -> Cell {
+    Cell::List(set.iter().cloned().collect())
+}
+
+fn number(x: Option<f64>) -> Cell {
+    x.map_or(Cell::Null, Cell::Number)
 }
 
 fn seed_cells(row: &SeedRow) -> [(&'static str, Cell); 9] {
@@ -138,10 +241,7 @@ fn seed_cells(row: &SeedRow) -> [(&'static str, Cell); 9] {
         ("src_ip", Cell::Text(text(&row.src_ip))),
         ("user", Cell::Text(text(&row.user))),
         ("Requests", Cell::Int(g.requests as i64)),
-        (
-            "TotalBytesUploaded",
-            g.total_bytes.map_or(Cell::Null, Cell::Number),
-        ),
+        ("TotalBytesUploaded", number(g.total_bytes)),
         (
             "UniqueSourceIPs",
             Cell::Int(SeedRow::UNIQUE_SOURCE_IPS as i64),
@@ -153,6 +253,240 @@ fn seed_cells(row: &SeedRow) -> [(&'static str, Cell); 9] {
     ]
 }
 
+fn standard_cells<'k>(row: &Row, keys: &'k [Key]) -> Vec<(&'k str, Cell)> {
+    let g = &row.group;
+    let mut cells: Vec<(&str, Cell)> = keys
+        .iter()
+        .zip(&row.keys)
+        .map(|(k, v)| (k.column(), Cell::Text(v.clone())))
+        .collect();
+    cells.extend([
+        ("Requests", Cell::Int(g.requests as i64)),
+        ("TotalBytesUploaded", number(g.total_bytes)),
+        ("UniqueSourceIPs", Cell::Int(g.sources.len() as i64)),
+        ("AIServices", strings(&g.ai_services)),
+        ("EndpointPaths", list(&g.endpoint_paths)),
+        ("UserAgents", list(&g.user_agents)),
+        ("MaxSuspicionScore", Cell::Int(i64::from(g.max_suspicion))),
+        ("FirstSeen", number(g.first_seen)),
+        ("LastSeen", number(g.last_seen)),
+        ("PostRequests", Cell::Int(g.post_requests as i64)),
+        ("LargeUploads", Cell::Int(g.large_uploads as i64)),
+        ("MaxBytesUploaded", number(g.max_bytes)),
+        ("Providers", strings(&g.providers)),
+        ("Categories", strings(&g.categories)),
+        ("Clients", strings(&g.clients)),
+        ("Reasons", Cell::List(g.reasons.names())),
+        ("RiskScore", Cell::Int(i64::from(g.risk_score()))),
+        (
+            "Allowlisted",
+            row.allowlisted.clone().map_or(Cell::Null, Cell::Text),
+        ),
+    ]);
+    cells
+}
+
+fn event_cells(f: Option<&Features<'_>>) -> Vec<(&'static str, Cell)> {
+    let Some(f) = f else {
+        return Vec::new();
+    };
+    vec![
+        ("ai_provider", Cell::Text(f.provider().to_string())),
+        ("ai_category", Cell::Text(f.category().to_string())),
+        ("ai_client", Cell::Text(f.client.label())),
+        ("ai_score", Cell::Int(i64::from(f.score))),
+        ("ai_reasons", Cell::List(f.reasons.names())),
+        (
+            "ai_allowlisted",
+            f.allowlisted.clone().map_or(Cell::Null, Cell::Text),
+        ),
+    ]
+}
+
+/// The app folder: `$AIDETECT_APP_DIR`, else the nearest ancestor of the executable that has
+/// a `lookups` folder.
+fn app_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(APP_DIR_ENV) {
+        return Some(PathBuf::from(dir));
+    }
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .skip(1)
+        .take(3)
+        .find(|d| d.join("lookups").is_dir())
+        .map(Path::to_path_buf)
+}
+
+/// Reads a lookup chosen by an option: a plain file name inside the app's `lookups` folder.
+fn read_lookup(option: &str, name: &str) -> Result<(Vec<u8>, String), CommandError> {
+    let plain = !name.is_empty()
+        && !name.contains(['/', '\\', ':'])
+        && !name.starts_with('.')
+        && name.to_ascii_lowercase().ends_with(".csv");
+    if !plain {
+        return Err(CommandError::new(format!(
+            "{option}={name:?} must be the file name of a .csv file in the app's lookups folder (no folders or '..')"
+        )));
+    }
+    let dir = app_dir().map(|d| d.join("lookups")).ok_or_else(|| {
+        CommandError::new(format!(
+            "{option}={name}: the app's lookups folder was not found (set {APP_DIR_ENV} to the app folder)"
+        ))
+    })?;
+    let path = dir.join(name);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        CommandError::new(format!(
+            "{option}={name}: cannot read {}: {e}. Put the file in the app's lookups folder",
+            path.display()
+        ))
+    })?;
+    Ok((bytes, name.to_string()))
+}
+
+/// The catalog or allowlist: the option's file, else the app's copy, else the built-in one.
+fn lookup_bytes(
+    opts: &Options,
+    option: &str,
+    default_name: &str,
+) -> Result<Option<(Vec<u8>, String)>, CommandError> {
+    if let Some(name) = opts.text(option) {
+        return read_lookup(option, name).map(Some);
+    }
+    Ok(app_dir()
+        .map(|d| d.join("lookups").join(default_name))
+        .and_then(|p| {
+            std::fs::read(&p)
+                .ok()
+                .map(|b| (b, default_name.to_string()))
+        }))
+}
+
+impl AiDetect {
+    fn configure(&mut self, opts: &Options) -> Result<Declaration, CommandError> {
+        if let Some(l) = opts.int("limit") {
+            self.limit = usize::try_from(l).unwrap_or(usize::MAX);
+        }
+        let large_bytes = opts.int("large_bytes").unwrap_or(50_000);
+        let seed = opts.text("profile") == Some("seed");
+        if seed {
+            if let Some(name) = opts.given().find(|n| STANDARD_ONLY.contains(n)) {
+                return Err(CommandError::new(format!(
+                    "option {name} applies to profile=standard; remove it or remove profile=seed"
+                )));
+            }
+            self.state = State::Seed {
+                params: SeedParams {
+                    large_bytes,
+                    min_score: opts.int("min_score").unwrap_or(1),
+                },
+                groups: SeedGroups::new(),
+            };
+            let mut d = Declaration::new(CommandType::Reporting);
+            d.required_fields = Some(
+                SEED_FIELDS
+                    .iter()
+                    .filter_map(|f| f.name())
+                    .map(String::from)
+                    .collect(),
+            );
+            return Ok(d);
+        }
+
+        let mut extra = 0u8;
+        let names: Vec<String> = opts
+            .list("by")
+            .map(<[String]>::to_vec)
+            .unwrap_or_else(|| vec!["src".into(), "user".into()]);
+        if names.len() > 16 {
+            return Err(CommandError::new("by= takes at most 16 fields"));
+        }
+        let keys: Vec<Key> = names.iter().map(|n| Key::parse(n, &mut extra)).collect();
+        self.extra_names = keys
+            .iter()
+            .filter_map(|k| match k {
+                Key::Field(_, name) => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        let params = StandardParams {
+            large_bytes,
+            min_score: opts.int("min_score").unwrap_or(0),
+            min_risk: opts.int("min_risk").unwrap_or(40),
+            keys,
+            hide_allowlisted: opts.text("allowlisted") == Some("hide"),
+        };
+        let catalog = match lookup_bytes(opts, "catalog", "aidetect_services.csv")? {
+            Some((bytes, name)) => {
+                Catalog::from_csv(&bytes, &name).map_err(|e| CommandError::new(e.to_string()))?
+            }
+            None => Catalog::builtin(),
+        };
+        let today = allowlist::today();
+        let allowlist = match lookup_bytes(opts, "allowlist", "aidetect_allowlist.csv")? {
+            Some((bytes, name)) => Allowlist::from_csv(&bytes, &name, today)
+                .map_err(|e| CommandError::new(e.to_string()))?,
+            None => Allowlist::builtin(today),
+        };
+        let mut messages = Vec::new();
+        for rule in &allowlist.expired {
+            messages.push((
+                Level::Warn,
+                format!(
+                    "allowlist line {} ({}) expired and no longer applies; renew or remove it",
+                    rule.line, rule.reason
+                ),
+            ));
+        }
+        let events_mode = opts.text("mode") == Some("events");
+        let mut d = Declaration::new(if events_mode {
+            CommandType::Stateful
+        } else {
+            CommandType::Reporting
+        });
+        let mut fields: Vec<String> = standard::fields_read()
+            .iter()
+            .filter_map(|f| f.name())
+            .map(String::from)
+            .collect();
+        fields.extend(self.extra_names.iter().cloned());
+        d.required_fields = Some(fields);
+        d.messages = messages;
+        self.state = State::Standard(Box::new(StandardState {
+            scorer: Scorer::new(params.large_bytes),
+            params,
+            catalog,
+            allowlist,
+            groups: Groups::new(),
+            events_mode,
+        }));
+        Ok(d)
+    }
+
+    fn field_ids(&self, records: &Records<'_>) -> Vec<Option<FieldId>> {
+        let mut ids: Vec<Option<FieldId>> = Field::KNOWN
+            .iter()
+            .map(|f| f.name().and_then(|n| records.fields().id(n)))
+            .collect();
+        ids.extend(self.extra_names.iter().map(|n| records.fields().id(n)));
+        ids
+    }
+}
+
+/// The cells of an input record, for `mode=events` output outside Splunk (no `_chunked_idx`).
+fn passthrough(record: &Record<'_>, names: &[String]) -> Vec<(String, Cell)> {
+    names
+        .iter()
+        .filter_map(|n| {
+            let cell = match record.get_named(n) {
+                Value::Null => return None,
+                Value::One(v) => Cell::Text(text(v)),
+                Value::Many(items) => Cell::List(items.iter().map(|v| text(v)).collect()),
+            };
+            Some((n.clone(), cell))
+        })
+        .collect()
+}
+
 impl Command for AiDetect {
     fn getinfo(&mut self, info: &SearchInfo) -> Result<Declaration, CommandError> {
         let opts =
@@ -160,43 +494,49 @@ impl Command for AiDetect {
         if let Some(level) = opts.text("loglevel").and_then(diag::parse_level) {
             diag::set_level(level);
         }
-        self.profile = match opts.text("profile") {
-            Some("seed") | None => Profile::Seed,
-            Some(other) => unreachable!("option parser admitted profile {other}"),
-        };
-        if let Some(b) = opts.int("large_bytes") {
-            self.params.large_bytes = b;
-        }
-        if let Some(s) = opts.int("min_score") {
-            self.params.min_score = s;
-        }
-        if let Some(l) = opts.int("limit") {
-            self.limit = usize::try_from(l).unwrap_or(usize::MAX);
-        }
-        let mut declaration = Declaration::new(CommandType::Reporting);
-        declaration.required_fields =
-            Some(SEED_FIELDS.iter().map(|f| f.name().to_string()).collect());
-        Ok(declaration)
+        self.configure(&opts)
     }
 
-    fn execute(
-        &mut self,
-        records: &mut Records<'_>,
-        _out: &mut Output,
-    ) -> Result<(), CommandError> {
-        let mut ids = [None; Field::ALL.len()];
-        for f in Field::ALL {
-            ids[f.index()] = records.fields().id(f.name());
-        }
+    fn execute(&mut self, records: &mut Records<'_>, out: &mut Output) -> Result<(), CommandError> {
+        let ids = self.field_ids(records);
+        let names: Vec<String> = records.fields().names().to_vec();
         while let Some(record) = records.next().map_err(|e| {
             CommandError::new(format!("{e}. The input is not the CSV splunkd sends"))
         })? {
             self.events_in += 1;
             let event = RecordEvent { record, ids: &ids };
-            match self.profile {
-                Profile::Seed => {
-                    if let Some(features) = score_event(&event, &self.params) {
-                        self.groups.add(&event, &features);
+            match &mut self.state {
+                State::Seed { params, groups } => {
+                    if let Some(features) = score_event(&event, params) {
+                        groups.add(&event, &features);
+                    }
+                }
+                State::Standard(st) => {
+                    let StandardState {
+                        params,
+                        catalog,
+                        allowlist,
+                        scorer,
+                        groups,
+                        events_mode,
+                    } = &mut **st;
+                    let features = scorer.score(&event, catalog, allowlist);
+                    if *events_mode {
+                        let mut cells = event_cells(features.as_ref());
+                        if record.chunked_idx().is_none() {
+                            let own = passthrough(&record, &names);
+                            cells.splice(
+                                0..0,
+                                own.iter()
+                                    .map(|(n, c)| (n.as_str(), c.clone()))
+                                    .collect::<Vec<_>>(),
+                            );
+                            out.records.push(cells);
+                        } else {
+                            out.records.push_for(&record, cells);
+                        }
+                    } else if let Some(f) = features {
+                        groups.add(&event, &f, &params.keys);
                     }
                 }
             }
@@ -205,29 +545,64 @@ impl Command for AiDetect {
     }
 
     fn finish(&mut self, out: &mut Output) -> Result<(), CommandError> {
-        let groups = std::mem::take(&mut self.groups);
-        let keyless = groups.keyless_events;
-        let total = groups.len();
-        let rows = groups.finish(&self.params, self.limit);
-        for row in &rows {
-            out.records.push(seed_cells(row));
+        let limit = self.limit;
+        let note_limit = |out: &mut Output, qualified: usize, shown: usize| {
+            if shown < qualified {
+                out.messages.push((
+                    Level::Warn,
+                    format!("{qualified} groups qualified; only the first {shown} are shown (raise limit=, or limit=0 for all)"),
+                ));
+            }
+        };
+        match &mut self.state {
+            State::Seed { params, groups } => {
+                let groups = std::mem::take(groups);
+                let keyless = groups.keyless_events;
+                let (rows, qualified) = groups.finish(params, limit);
+                for row in &rows {
+                    out.records.push(seed_cells(row));
+                }
+                note_limit(out, qualified, rows.len());
+                if keyless > 0 {
+                    out.messages.push((
+                        Level::Info,
+                        format!("{keyless} matching events had no src_ip or no user and were not counted, as in the seed search"),
+                    ));
+                }
+            }
+            State::Standard(st) => {
+                let StandardState {
+                    params,
+                    scorer,
+                    groups,
+                    events_mode,
+                    ..
+                } = &mut **st;
+                if scorer.browser_events > 0 {
+                    out.messages.push((
+                        Level::Info,
+                        format!("{} events to AI services came from web browsers (human use) and were not scored", scorer.browser_events),
+                    ));
+                }
+                if *events_mode {
+                    return Ok(());
+                }
+                let groups = std::mem::take(groups);
+                let allowlisted = groups.allowlisted_events;
+                let (rows, qualified) = groups.finish(params, limit);
+                for row in &rows {
+                    out.records.push(standard_cells(row, &params.keys));
+                }
+                note_limit(out, qualified, rows.len());
+                if allowlisted > 0 && params.hide_allowlisted {
+                    out.messages.push((
+                        Level::Info,
+                        format!("{allowlisted} allowlisted events are hidden (allowlisted=hide)"),
+                    ));
+                }
+            }
         }
-        if keyless > 0 {
-            out.messages.push((
-                Level::Info,
-                format!(
-                    "{keyless} matching events had no src_ip or no user and were not counted, as in the seed search"
-                ),
-            ));
-        }
-        diag::log(
-            Level::Info,
-            &format!(
-                "{} events in, {total} groups, {} rows out",
-                self.events_in,
-                rows.len()
-            ),
-        );
+        diag::log(Level::Info, &format!("{} events in", self.events_in));
         Ok(())
     }
 }

@@ -13,8 +13,9 @@ aidetect — find users and machines that call generative-AI APIs programmatical
 USAGE:
     aidetect                      serve splunkd's chunked protocol on stdin/stdout
                                   (this is how Splunk runs `| aidetect`)
-    aidetect demo [OPTIONS...]    run `| aidetect` on a built-in sample of proxy events
-    aidetect run FILE [--format table|csv] [OPTIONS...]
+    aidetect demo [--columns A,B|all] [OPTIONS...]
+                                  run `| aidetect` on a built-in sample of proxy events
+    aidetect run FILE [--format table|csv] [--columns A,B|all] [OPTIONS...]
                                   run `| aidetect` on exported events: Splunk CSV export
                                   or JSON lines (`-` reads standard input)
     aidetect replay FILE [--args \"A=B ...\"] [--raw]
@@ -42,7 +43,8 @@ Runs `| aidetect OPTIONS` over exported events, for people without Splunk at han
 FILE is a Splunk CSV export (first line = field names; a cell with several lines is a
 multivalue field, except _raw) or JSON lines (one object per line, or Splunk's
 {\"result\":{...}} export lines; arrays are multivalue). Use - for standard input.
---format csv prints CSV instead of a table.
+--format csv prints CSV (every column) instead of a table; --columns picks the columns
+(a table shows a summary of the standard profile's columns unless --columns all).
 ";
 
 const HELP_REPLAY: &str = "\
@@ -140,7 +142,7 @@ fn stream_for(options: &[String], table: &Table, rows_per_chunk: usize) -> Vec<u
 }
 
 /// Prints the final results of a reporting run, or the error reply.
-fn print_results(replies: &[DecodedReply], csv: bool) -> Result<(), String> {
+fn print_results(replies: &[DecodedReply], format: &Format) -> Result<(), String> {
     let mut out = io::stdout().lock();
     for reply in replies {
         if let Some(messages) = reply.metadata["inspector"]["messages"].as_array() {
@@ -158,38 +160,56 @@ fn print_results(replies: &[DecodedReply], csv: bool) -> Result<(), String> {
     }
     let last = replies.last().ok_or("the command wrote no reply")?;
     let table = last.table()?;
-    let text = if csv {
-        table_csv(&table)
+    let all = ["all".to_string()];
+    let text = if format.csv {
+        table_csv(&select_columns(
+            &table,
+            Some(format.columns.as_deref().unwrap_or(&all)),
+        ))
     } else {
-        render_table(&table)
+        render_table(&select_columns(&table, format.columns.as_deref()))
     };
     out.write_all(text.as_bytes()).map_err(|e| e.to_string())
 }
 
-fn split_format(args: &[String]) -> Result<(bool, Vec<String>), String> {
-    let mut csv = false;
+/// How `run` and `demo` print.
+#[derive(Debug, Default)]
+struct Format {
+    csv: bool,
+    columns: Option<Vec<String>>,
+}
+
+fn split_format(args: &[String]) -> Result<(Format, Vec<String>), String> {
+    let mut format = Format::default();
     let mut rest = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        match a.as_str() {
-            "--format" => match it.next().map(String::as_str) {
-                Some("csv") => csv = true,
-                Some("table") => csv = false,
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (a.as_str(), None),
+        };
+        let mut value = || inline.clone().or_else(|| it.next().cloned());
+        match flag {
+            "--format" => match value().as_deref() {
+                Some("csv") => format.csv = true,
+                Some("table") => format.csv = false,
                 other => return Err(format!("--format takes table or csv, not {other:?}")),
             },
-            "--format=csv" => csv = true,
-            "--format=table" => csv = false,
+            "--columns" => {
+                let v = value().ok_or("--columns needs a comma-separated list, or all")?;
+                format.columns = Some(v.split(',').map(|c| c.trim().to_string()).collect());
+            }
             flag if flag.starts_with("--") => {
                 return Err(format!("unknown flag {flag}; see `aidetect help`"));
             }
             _ => rest.push(a.clone()),
         }
     }
-    Ok((csv, rest))
+    Ok((format, rest))
 }
 
 fn demo(args: &[String]) -> Result<(), String> {
-    let (csv, options) = split_format(args)?;
+    let (format, options) = split_format(args)?;
     let table = read_csv_export(include_str!("../data/demo_events.csv").as_bytes())?;
     eprintln!(
         "aidetect demo: {} proxy events (the seed's five test cases and its false-positive classes)\n\
@@ -203,18 +223,18 @@ fn demo(args: &[String]) -> Result<(), String> {
         &stream_for(&options, &table, per_chunk),
         &Settings::default(),
     );
-    print_results(&driver::decode_replies(&bytes)?, csv)
+    print_results(&driver::decode_replies(&bytes)?, &format)
 }
 
 fn run_file(args: &[String]) -> Result<(), String> {
-    let (csv, rest) = split_format(args)?;
+    let (format, rest) = split_format(args)?;
     let Some((path, options)) = rest.split_first() else {
         return Err("run needs a FILE; see `aidetect help run`".into());
     };
     let bytes = read_input(path)?;
     let table = read_events(&bytes).map_err(|e| format!("{path}: {e}"))?;
     let (replies, _) = drive(&stream_for(options, &table, 50_000), &Settings::default());
-    print_results(&driver::decode_replies(&replies)?, csv)
+    print_results(&driver::decode_replies(&replies)?, &format)
 }
 
 fn replay(args: &[String]) -> Result<(), String> {
@@ -397,25 +417,73 @@ fn table_csv(table: &Table) -> String {
     String::from_utf8_lossy(&w.into_inner().unwrap_or_default()).into_owned()
 }
 
-/// A plain-text table; a multivalue cell takes one line per value.
+/// The columns shown by default in a terminal (all of them with `--columns all` or in CSV).
+const SUMMARY_COLUMNS: &[&str] = &[
+    "src_ip",
+    "user",
+    "Requests",
+    "TotalBytesUploaded",
+    "MaxSuspicionScore",
+    "RiskScore",
+    "AIServices",
+    "Clients",
+    "Reasons",
+    "Allowlisted",
+];
+
+/// Keeps the chosen columns (key columns other than src_ip/user always stay).
+fn select_columns(table: &Table, wanted: Option<&[String]>) -> Table {
+    let known_seed_or_standard = table.fields.iter().any(|f| f == "RiskScore");
+    let keep: Vec<usize> = match wanted {
+        Some(w) if w.iter().any(|c| c == "all") => (0..table.fields.len()).collect(),
+        Some(w) => (0..table.fields.len())
+            .filter(|&i| w.contains(&table.fields[i]))
+            .collect(),
+        None if known_seed_or_standard => {
+            let first_stat = table
+                .fields
+                .iter()
+                .position(|f| f == "Requests")
+                .unwrap_or(0);
+            (0..table.fields.len())
+                .filter(|&i| i < first_stat || SUMMARY_COLUMNS.contains(&table.fields[i].as_str()))
+                .collect()
+        }
+        None => (0..table.fields.len()).collect(),
+    };
+    Table {
+        fields: keep.iter().map(|&i| table.fields[i].clone()).collect(),
+        rows: table
+            .rows
+            .iter()
+            .map(|r| {
+                keep.iter()
+                    .map(|&i| r.get(i).cloned().unwrap_or_default())
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+/// A plain-text table, one line per row; multivalue cells are joined with ", ".
 pub fn render_table(table: &Table) -> String {
-    const MAX: usize = 44;
-    let clip = |s: &str| -> String {
+    const MAX: usize = 72;
+    let clip = |s: String| -> String {
         if s.chars().count() > MAX {
             format!("{}…", s.chars().take(MAX - 1).collect::<String>())
         } else {
-            s.to_string()
+            s
         }
     };
     if table.rows.is_empty() {
         return "(no results)\n".to_string();
     }
-    let cells: Vec<Vec<Vec<String>>> = table
+    let cells: Vec<Vec<String>> = table
         .rows
         .iter()
         .map(|r| {
             r.iter()
-                .map(|v| v.iter().map(|s| clip(s)).collect())
+                .map(|v| clip(v.join(", ").replace(['\n', '\r'], " ")))
                 .collect()
         })
         .collect();
@@ -423,14 +491,14 @@ pub fn render_table(table: &Table) -> String {
         .map(|c| {
             cells
                 .iter()
-                .flat_map(|r| r.get(c).into_iter().flatten())
+                .filter_map(|r| r.get(c))
                 .map(|s| s.chars().count())
                 .chain([table.fields[c].chars().count()])
                 .max()
                 .unwrap_or(0)
         })
         .collect();
-    let line = |parts: Vec<&str>| -> String {
+    let line = |parts: &[String]| -> String {
         let mut s = String::new();
         for (i, p) in parts.iter().enumerate() {
             s.push_str(p);
@@ -440,25 +508,10 @@ pub fn render_table(table: &Table) -> String {
         }
         s.trim_end().to_string() + "\n"
     };
-    let mut out = line(table.fields.iter().map(String::as_str).collect());
-    out += &line(
-        widths
-            .iter()
-            .map(|w| "-".repeat(*w))
-            .collect::<Vec<_>>()
-            .iter()
-            .map(String::as_str)
-            .collect(),
-    );
+    let mut out = line(&table.fields);
+    out += &line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>());
     for row in &cells {
-        let height = row.iter().map(|v| v.len()).max().unwrap_or(0).max(1);
-        for k in 0..height {
-            out += &line(
-                row.iter()
-                    .map(|v| v.get(k).map(String::as_str).unwrap_or(""))
-                    .collect(),
-            );
-        }
+        out += &line(row);
     }
     out
 }

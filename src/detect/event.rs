@@ -3,7 +3,8 @@
 
 use std::borrow::Cow;
 
-/// The event fields the detection knows by name.
+/// The event fields the detection knows by name, plus `Extra(n)`: the n-th field a user
+/// named in an option (`by=`), which the command resolves by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Field {
     DestHost,
@@ -17,10 +18,25 @@ pub enum Field {
     CsMethod,
     SrcIp,
     User,
+    Dest,
+    Url,
+    HttpHost,
+    CsHost,
+    DestName,
+    ServerName,
+    SslServerName,
+    Query,
+    Src,
+    ClientIp,
+    SrcUser,
+    UserAgent,
+    Time,
+    Extra(u8),
 }
 
 impl Field {
-    pub const ALL: [Field; 11] = [
+    /// The named fields, in index order (`index()` agrees: a unit test checks it).
+    pub const KNOWN: [Field; 24] = [
         Field::DestHost,
         Field::HttpUserAgent,
         Field::CsUserAgent,
@@ -32,11 +48,24 @@ impl Field {
         Field::CsMethod,
         Field::SrcIp,
         Field::User,
+        Field::Dest,
+        Field::Url,
+        Field::HttpHost,
+        Field::CsHost,
+        Field::DestName,
+        Field::ServerName,
+        Field::SslServerName,
+        Field::Query,
+        Field::Src,
+        Field::ClientIp,
+        Field::SrcUser,
+        Field::UserAgent,
+        Field::Time,
     ];
 
-    /// The field's name in Splunk.
-    pub fn name(self) -> &'static str {
-        match self {
+    /// The field's name in Splunk (`None` for `Extra`, which the command names).
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self {
             Field::DestHost => "dest_host",
             Field::HttpUserAgent => "http_user_agent",
             Field::CsUserAgent => "cs_user_agent",
@@ -48,11 +77,52 @@ impl Field {
             Field::CsMethod => "cs_method",
             Field::SrcIp => "src_ip",
             Field::User => "user",
-        }
+            Field::Dest => "dest",
+            Field::Url => "url",
+            Field::HttpHost => "http_host",
+            Field::CsHost => "cs_host",
+            Field::DestName => "dest_name",
+            Field::ServerName => "server_name",
+            Field::SslServerName => "ssl_server_name",
+            Field::Query => "query",
+            Field::Src => "src",
+            Field::ClientIp => "clientip",
+            Field::SrcUser => "src_user",
+            Field::UserAgent => "user_agent",
+            Field::Time => "_time",
+            Field::Extra(_) => return None,
+        })
     }
 
+    /// A dense index: the known fields first, then the extras.
     pub fn index(self) -> usize {
-        self as usize
+        match self {
+            Field::DestHost => 0,
+            Field::HttpUserAgent => 1,
+            Field::CsUserAgent => 2,
+            Field::BytesOut => 3,
+            Field::CsBytes => 4,
+            Field::UriPath => 5,
+            Field::CsUriStem => 6,
+            Field::HttpMethod => 7,
+            Field::CsMethod => 8,
+            Field::SrcIp => 9,
+            Field::User => 10,
+            Field::Dest => 11,
+            Field::Url => 12,
+            Field::HttpHost => 13,
+            Field::CsHost => 14,
+            Field::DestName => 15,
+            Field::ServerName => 16,
+            Field::SslServerName => 17,
+            Field::Query => 18,
+            Field::Src => 19,
+            Field::ClientIp => 20,
+            Field::SrcUser => 21,
+            Field::UserAgent => 22,
+            Field::Time => 23,
+            Field::Extra(n) => Field::KNOWN.len() + n as usize,
+        }
     }
 }
 
@@ -79,12 +149,15 @@ pub struct OwnedEvent {
 impl OwnedEvent {
     pub fn new() -> OwnedEvent {
         OwnedEvent {
-            values: vec![Vec::new(); Field::ALL.len()],
+            values: vec![Vec::new(); Field::KNOWN.len() + 8],
         }
     }
 
     /// Adds a value (an empty one is ignored: it is null).
     pub fn with(mut self, field: Field, value: impl AsRef<[u8]>) -> OwnedEvent {
+        if self.values.len() <= field.index() {
+            self.values.resize(field.index() + 1, Vec::new());
+        }
         if !value.as_ref().is_empty() {
             self.values[field.index()].push(value.as_ref().to_vec());
         }
@@ -102,5 +175,18 @@ impl Event for OwnedEvent {
         for v in &self.values[field.index()] {
             visit(v);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexes_are_dense_and_agree_with_known() {
+        for (i, f) in Field::KNOWN.iter().enumerate() {
+            assert_eq!(f.index(), i, "{f:?}");
+        }
+        assert_eq!(Field::Extra(0).index(), Field::KNOWN.len());
     }
 }

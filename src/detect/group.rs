@@ -112,8 +112,8 @@ impl SeedGroups {
 
     /// Keeps groups with `Requests > 0 AND MaxSuspicionScore >= min_score`, sorts by
     /// `TotalBytesUploaded` descending (nulls last; ties by `src_ip`, then `user`) and keeps
-    /// at most `limit` rows (0 = all).
-    pub fn finish(self, params: &SeedParams, limit: usize) -> Vec<SeedRow> {
+    /// at most `limit` rows (0 = all). Returns the rows and how many groups qualified.
+    pub fn finish(self, params: &SeedParams, limit: usize) -> (Vec<SeedRow>, usize) {
         let mut rows: Vec<SeedRow> = self
             .groups
             .into_iter()
@@ -127,11 +127,12 @@ impl SeedGroups {
                 }
             })
             .collect();
+        let qualified = rows.len();
         rows.sort_by(compare_rows);
         if limit > 0 {
             rows.truncate(limit);
         }
-        rows
+        (rows, qualified)
     }
 }
 

@@ -1,9 +1,15 @@
 //! The detection domain: AI services, clients, scores and groups. Knows nothing about
 //! chunks or CSV: events come in through the [`event::Event`] view.
 
+pub mod allowlist;
+pub mod catalog;
+pub mod client;
 pub mod event;
 pub mod group;
+pub mod paths;
 pub mod seed;
+pub mod standard;
+pub mod time;
 
 pub use event::{Event, Field, OwnedEvent};
 pub use group::{SeedGroups, SeedRow};

@@ -40,7 +40,19 @@ pub const API_PREFIXES: [&str; 10] = [
 ];
 
 /// The fields `profile=seed` reads.
-pub const SEED_FIELDS: [Field; 11] = Field::ALL;
+pub const SEED_FIELDS: [Field; 11] = [
+    Field::DestHost,
+    Field::HttpUserAgent,
+    Field::CsUserAgent,
+    Field::BytesOut,
+    Field::CsBytes,
+    Field::UriPath,
+    Field::CsUriStem,
+    Field::HttpMethod,
+    Field::CsMethod,
+    Field::SrcIp,
+    Field::User,
+];
 
 /// Thresholds of the seed rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

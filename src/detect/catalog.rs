@@ -1,0 +1,354 @@
+//! The AI service catalog: host patterns (exact, suffix on a label boundary, regex) with
+//! provider, category and risk weight, read from a lookup CSV that users can extend.
+
+use regex::Regex;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// The catalog shipped with the app (`lookups/aidetect_services.csv`), compiled in as the
+/// fallback when the app folder cannot be found.
+pub const BUILTIN_CSV: &str = include_str!("../../lookups/aidetect_services.csv");
+
+/// The columns a catalog file must have.
+pub const COLUMNS: [&str; 7] = [
+    "provider",
+    "pattern",
+    "match",
+    "category",
+    "weight",
+    "seed",
+    "api_paths",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchType {
+    Exact,
+    /// The host itself or any subdomain (`a.example` matches `x.a.example`, not `xa.example`).
+    Suffix,
+    Regex,
+}
+
+/// One AI service of the catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub provider: String,
+    pub pattern: String,
+    pub match_type: MatchType,
+    pub category: String,
+    /// Risk weight of programmatic use, 0–100.
+    pub weight: u8,
+    /// Listed by the seed detection.
+    pub seed: bool,
+    pub api_paths: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CatalogError {
+    #[error("catalog {source_name}: {detail}")]
+    Invalid { source_name: String, detail: String },
+}
+
+/// Index of the catalog for matching.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    services: Vec<Service>,
+    exact: HashMap<String, usize>,
+    suffix: HashMap<String, usize>,
+    regexes: Vec<(Regex, usize)>,
+}
+
+/// Normalises a host as it appears in logs: lowercase, without scheme, user info, path,
+/// port or trailing dot (`HTTPS://API.OpenAI.com.:443/v1` → `api.openai.com`). `None` when
+/// nothing host-like remains.
+pub fn normalize_host(raw: &[u8]) -> Option<Cow<'_, str>> {
+    let text = std::str::from_utf8(raw).ok()?.trim();
+    let mut host = text;
+    if let Some(i) = host.find("://") {
+        host = &host[i + 3..];
+    }
+    if let Some(i) = host.find(['/', '?', '#']) {
+        host = &host[..i];
+    }
+    if let Some(i) = host.rfind('@') {
+        host = &host[i + 1..];
+    }
+    if host.starts_with('[') {
+        // An IPv6 literal: keep what is inside the brackets.
+        host = host[1..].split(']').next().unwrap_or("");
+    } else if let Some(i) = host.rfind(':')
+        && host[i + 1..].bytes().all(|b| b.is_ascii_digit())
+        && host[..i].find(':').is_none()
+    {
+        host = &host[..i];
+    }
+    let host = host.trim_end_matches('.');
+    if host.is_empty() || host.bytes().any(|b| b.is_ascii_whitespace() || b == b',') {
+        return None;
+    }
+    if host.bytes().any(|b| b.is_ascii_uppercase()) || !host.is_ascii() {
+        Some(Cow::Owned(host.to_lowercase()))
+    } else {
+        Some(Cow::Borrowed(host))
+    }
+}
+
+fn invalid(source_name: &str, detail: String) -> CatalogError {
+    CatalogError::Invalid {
+        source_name: source_name.to_string(),
+        detail,
+    }
+}
+
+impl Catalog {
+    /// The built-in catalog.
+    pub fn builtin() -> Catalog {
+        Catalog::from_csv(BUILTIN_CSV.as_bytes(), "built-in").expect("the shipped catalog is valid")
+    }
+
+    /// Reads a catalog CSV (columns in any order; extra columns ignored).
+    pub fn from_csv(bytes: &[u8], source_name: &str) -> Result<Catalog, CatalogError> {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+        let headers = reader
+            .headers()
+            .map_err(|e| invalid(source_name, format!("cannot read the header: {e}")))?
+            .clone();
+        let col = |name: &str| -> Result<usize, CatalogError> {
+            headers
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(name))
+                .ok_or_else(|| {
+                    invalid(
+                        source_name,
+                        format!(
+                            "missing column {name:?}; a catalog has the columns {}",
+                            COLUMNS.join(",")
+                        ),
+                    )
+                })
+        };
+        let idx: Vec<usize> = COLUMNS.iter().map(|c| col(c)).collect::<Result<_, _>>()?;
+        let mut catalog = Catalog::default();
+        for (n, record) in reader.records().enumerate() {
+            let line = n + 2;
+            let record = record.map_err(|e| invalid(source_name, format!("line {line}: {e}")))?;
+            let get = |i: usize| record.get(idx[i]).unwrap_or("").trim();
+            if get(1).is_empty() {
+                continue; // a blank row
+            }
+            let match_type = match get(2).to_ascii_lowercase().as_str() {
+                "exact" => MatchType::Exact,
+                "suffix" => MatchType::Suffix,
+                "regex" => MatchType::Regex,
+                other => {
+                    return Err(invalid(
+                        source_name,
+                        format!("line {line}: match {other:?} must be exact, suffix or regex"),
+                    ));
+                }
+            };
+            let weight: u8 = get(4).parse().ok().filter(|w| *w <= 100).ok_or_else(|| {
+                invalid(
+                    source_name,
+                    format!("line {line}: weight {:?} must be 0 to 100", get(4)),
+                )
+            })?;
+            let pattern = match match_type {
+                MatchType::Regex => get(1).to_string(),
+                _ => normalize_host(get(1).as_bytes())
+                    .ok_or_else(|| {
+                        invalid(
+                            source_name,
+                            format!("line {line}: {:?} is not a host", get(1)),
+                        )
+                    })?
+                    .into_owned(),
+            };
+            let service = Service {
+                provider: get(0).to_string(),
+                pattern: pattern.clone(),
+                match_type,
+                category: get(3).to_string(),
+                weight,
+                seed: matches!(
+                    get(5).to_ascii_lowercase().as_str(),
+                    "true" | "1" | "yes" | "t"
+                ),
+                api_paths: get(6)
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(String::from)
+                    .collect(),
+            };
+            let i = catalog.services.len();
+            match match_type {
+                MatchType::Exact => {
+                    catalog.exact.entry(pattern).or_insert(i);
+                }
+                MatchType::Suffix => {
+                    catalog.suffix.entry(pattern).or_insert(i);
+                }
+                MatchType::Regex => {
+                    let re = Regex::new(&pattern).map_err(|e| {
+                        invalid(source_name, format!("line {line}: bad regex: {e}"))
+                    })?;
+                    catalog.regexes.push((re, i));
+                }
+            }
+            catalog.services.push(service);
+        }
+        if catalog.services.is_empty() {
+            return Err(invalid(source_name, "no services".to_string()));
+        }
+        Ok(catalog)
+    }
+
+    pub fn services(&self) -> &[Service] {
+        &self.services
+    }
+
+    /// The service of a normalised host: exact first, then the longest suffix on a label
+    /// boundary, then the regexes in file order.
+    pub fn lookup(&self, host: &str) -> Option<&Service> {
+        self.lookup_index(host).map(|i| &self.services[i])
+    }
+
+    /// `lookup`, as an index into `services()`.
+    pub fn lookup_index(&self, host: &str) -> Option<usize> {
+        if let Some(&i) = self.exact.get(host) {
+            return Some(i);
+        }
+        let mut rest = host;
+        loop {
+            if let Some(&i) = self.suffix.get(rest) {
+                return Some(i);
+            }
+            match rest.find('.') {
+                Some(dot) => rest = &rest[dot + 1..],
+                None => break,
+            }
+        }
+        self.regexes
+            .iter()
+            .find(|(re, _)| re.is_match(host))
+            .map(|&(_, i)| i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: &str = "provider,pattern,match,category,weight,seed,api_paths\n\
+        OpenAI,api.openai.com,exact,llm_api,70,true,/v1/chat/completions;/v1/responses\n\
+        Azure OpenAI,openai.azure.com,suffix,cloud_ai_platform,60,false,\n\
+        AWS Bedrock,^bedrock-runtime(-fips)?\\.[a-z0-9-]+\\.amazonaws\\.com$,regex,cloud_ai_platform,60,false,\n\
+        Google Vertex,^[a-z0-9-]+-aiplatform\\.googleapis\\.com$,regex,cloud_ai_platform,60,false,\n";
+
+    fn small() -> Catalog {
+        Catalog::from_csv(SMALL.as_bytes(), "test").unwrap()
+    }
+
+    fn provider(c: &Catalog, raw: &str) -> Option<String> {
+        let host = normalize_host(raw.as_bytes())?;
+        c.lookup(&host).map(|s| s.provider.clone())
+    }
+
+    #[test]
+    fn hosts_normalise_case_port_trailing_dot_scheme_and_path() {
+        for raw in [
+            "api.openai.com",
+            "API.OpenAI.com",
+            "api.openai.com:443",
+            "api.openai.com.",
+            "https://API.openai.com.:443/v1/x?y",
+            "user@api.openai.com",
+        ] {
+            assert_eq!(
+                normalize_host(raw.as_bytes()).as_deref(),
+                Some("api.openai.com"),
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            normalize_host(b"[2001:db8::1]:443").as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(
+            normalize_host(b"2001:db8::1").as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(normalize_host(b"   "), None);
+    }
+
+    #[test]
+    fn exact_patterns_respect_label_boundaries() {
+        let c = small();
+        assert_eq!(provider(&c, "api.openai.com"), Some("OpenAI".into()));
+        assert_eq!(provider(&c, "api.openai.com.evil.example"), None);
+        assert_eq!(provider(&c, "xapi.openai.com"), None);
+        assert_eq!(
+            provider(&c, "v2.api.openai.com"),
+            None,
+            "exact is not suffix"
+        );
+    }
+
+    #[test]
+    fn suffix_patterns_match_subdomains_on_a_label_boundary() {
+        let c = small();
+        assert_eq!(
+            provider(&c, "myco.openai.azure.com"),
+            Some("Azure OpenAI".into())
+        );
+        assert_eq!(
+            provider(&c, "a.b.openai.azure.com"),
+            Some("Azure OpenAI".into())
+        );
+        assert_eq!(
+            provider(&c, "openai.azure.com"),
+            Some("Azure OpenAI".into())
+        );
+        assert_eq!(provider(&c, "xopenai.azure.com"), None);
+        assert_eq!(provider(&c, "openai.azure.com.evil.example"), None);
+    }
+
+    #[test]
+    fn regex_families_match_regions_and_resources() {
+        let c = small();
+        assert_eq!(
+            provider(&c, "bedrock-runtime.us-east-1.amazonaws.com"),
+            Some("AWS Bedrock".into())
+        );
+        assert_eq!(
+            provider(&c, "BEDROCK-RUNTIME-FIPS.us-west-2.amazonaws.com:443"),
+            Some("AWS Bedrock".into())
+        );
+        assert_eq!(
+            provider(&c, "bedrock.us-east-1.amazonaws.com"),
+            None,
+            "control plane"
+        );
+        assert_eq!(
+            provider(&c, "europe-west4-aiplatform.googleapis.com"),
+            Some("Google Vertex".into())
+        );
+        assert_eq!(provider(&c, "aiplatform.googleapis.com.evil.example"), None);
+    }
+
+    #[test]
+    fn bad_catalogs_are_rejected_with_the_line_and_the_fix() {
+        let e = Catalog::from_csv(b"provider,pattern\nx,y\n", "mine.csv").unwrap_err();
+        assert!(e.to_string().contains("missing column \"match\""), "{e}");
+        let bad_weight = SMALL.replace("70,true", "700,true");
+        let e = Catalog::from_csv(bad_weight.as_bytes(), "mine.csv").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("line 2: weight \"700\" must be 0 to 100"),
+            "{e}"
+        );
+        let bad_re = format!("{SMALL}X,^(unclosed,regex,other,1,false,\n");
+        let e = Catalog::from_csv(bad_re.as_bytes(), "mine.csv").unwrap_err();
+        assert!(e.to_string().contains("line 6: bad regex"), "{e}");
+    }
+}

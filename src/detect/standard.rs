@@ -1,0 +1,593 @@
+//! `profile=standard`: the catalog, client classes, path signatures, tunnels, the allowlist
+//! and an explained risk score, grouped by user-chosen keys. Nothing is lost silently.
+
+use super::allowlist::{Allowlist, Subject};
+use super::catalog::{Catalog, Service, normalize_host};
+use super::client::{Client, ClientClass, classify};
+use super::event::{Event, Field, coalesce};
+use super::paths::{PathShape, shape};
+use super::seed::{is_api_endpoint, is_post, lowercase, to_number};
+use super::time::parse_time;
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
+
+/// Fields that may name the destination host, in order of preference.
+pub const HOST_FIELDS: [Field; 9] = [
+    Field::DestHost,
+    Field::Dest,
+    Field::Url,
+    Field::HttpHost,
+    Field::CsHost,
+    Field::DestName,
+    Field::ServerName,
+    Field::SslServerName,
+    Field::Query,
+];
+pub const SRC_FIELDS: [Field; 3] = [Field::SrcIp, Field::Src, Field::ClientIp];
+pub const USER_FIELDS: [Field; 2] = [Field::User, Field::SrcUser];
+pub const UA_FIELDS: [Field; 3] = [Field::HttpUserAgent, Field::CsUserAgent, Field::UserAgent];
+pub const BYTES_FIELDS: [Field; 2] = [Field::BytesOut, Field::CsBytes];
+pub const METHOD_FIELDS: [Field; 2] = [Field::HttpMethod, Field::CsMethod];
+pub const PATH_FIELDS: [Field; 2] = [Field::UriPath, Field::CsUriStem];
+
+/// Every named field the standard profile reads.
+pub fn fields_read() -> Vec<Field> {
+    let mut v: Vec<Field> = HOST_FIELDS
+        .iter()
+        .chain(&SRC_FIELDS)
+        .chain(&USER_FIELDS)
+        .chain(&UA_FIELDS)
+        .chain(&BYTES_FIELDS)
+        .chain(&METHOD_FIELDS)
+        .chain(&PATH_FIELDS)
+        .copied()
+        .collect();
+    v.push(Field::Time);
+    v
+}
+
+/// Placeholders for keys an event lacks: the event is kept, visibly.
+pub const NO_SOURCE: &str = "(no source)";
+pub const NO_USER: &str = "(no user)";
+pub const NO_VALUE: &str = "(none)";
+
+/// The rules that can fire for an event, reported by name in `Reasons`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Reason {
+    AiService,
+    AiApiPath,
+    ApiPathOnUnlistedHost,
+    Post,
+    LargeUpload,
+    Tunnel,
+    VoiceCloning,
+    SeedHost,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 8] = [
+        Reason::AiService,
+        Reason::AiApiPath,
+        Reason::ApiPathOnUnlistedHost,
+        Reason::Post,
+        Reason::LargeUpload,
+        Reason::Tunnel,
+        Reason::VoiceCloning,
+        Reason::SeedHost,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::AiService => "ai_service",
+            Reason::AiApiPath => "ai_api_path",
+            Reason::ApiPathOnUnlistedHost => "ai_api_path_on_unlisted_host",
+            Reason::Post => "post",
+            Reason::LargeUpload => "large_upload",
+            Reason::Tunnel => "tunnel",
+            Reason::VoiceCloning => "voice_cloning",
+            Reason::SeedHost => "seed_host",
+        }
+    }
+
+    fn bit(self) -> u32 {
+        1 << (self as u8)
+    }
+}
+
+/// The reasons of an event or a group: rule bits plus client-class bits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reasons {
+    rules: u32,
+    clients: u32,
+}
+
+impl Reasons {
+    fn add(&mut self, r: Reason) {
+        self.rules |= r.bit();
+    }
+    fn add_client(&mut self, c: ClientClass) {
+        self.clients |= 1 << (c as u8);
+    }
+    pub fn has(&self, r: Reason) -> bool {
+        self.rules & r.bit() != 0
+    }
+    pub fn merge(&mut self, other: Reasons) {
+        self.rules |= other.rules;
+        self.clients |= other.clients;
+    }
+    /// The rule names, then the client classes that counted (`client_<class>`).
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = Reason::ALL
+            .iter()
+            .filter(|r| self.has(**r))
+            .map(|r| r.name().to_string())
+            .collect();
+        v.extend(
+            ClientClass::ALL
+                .iter()
+                .filter(|c| self.clients & (1 << (**c as u8)) != 0)
+                .map(|c| format!("client_{}", c.name())),
+        );
+        v
+    }
+}
+
+/// Thresholds and choices of the standard profile.
+#[derive(Debug, Clone)]
+pub struct StandardParams {
+    pub large_bytes: i64,
+    /// Keep groups whose seed-style `MaxSuspicionScore` is at least this (default 0: all).
+    pub min_score: i64,
+    /// Keep groups whose `RiskScore` is at least this.
+    pub min_risk: i64,
+    pub keys: Vec<Key>,
+    pub hide_allowlisted: bool,
+}
+
+impl Default for StandardParams {
+    fn default() -> StandardParams {
+        StandardParams {
+            large_bytes: 50_000,
+            min_score: 0,
+            min_risk: 40,
+            keys: vec![Key::Src, Key::User],
+            hide_allowlisted: false,
+        }
+    }
+}
+
+/// A grouping key (`by=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    Src,
+    User,
+    Host,
+    Provider,
+    Category,
+    Client,
+    /// Any other field, by name (read as `Field::Extra(n)`).
+    Field(u8, String),
+}
+
+impl Key {
+    /// Parses a `by=` item; `extra` numbers the raw fields.
+    pub fn parse(name: &str, extra: &mut u8) -> Key {
+        match name.to_ascii_lowercase().as_str() {
+            "src" | "src_ip" | "source" => Key::Src,
+            "user" | "src_user" => Key::User,
+            "host" | "dest_host" | "dest" => Key::Host,
+            "provider" => Key::Provider,
+            "category" => Key::Category,
+            "client" => Key::Client,
+            _ => {
+                *extra += 1;
+                Key::Field(*extra - 1, name.to_string())
+            }
+        }
+    }
+
+    /// The output column.
+    pub fn column(&self) -> &str {
+        match self {
+            Key::Src => "src_ip",
+            Key::User => "user",
+            Key::Host => "dest_host",
+            Key::Provider => "provider",
+            Key::Category => "category",
+            Key::Client => "client",
+            Key::Field(_, name) => name,
+        }
+    }
+}
+
+/// What the standard profile finds in one AI event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Features<'c> {
+    pub host: String,
+    pub service: Option<&'c Service>,
+    pub shape: Option<PathShape>,
+    pub client: Client,
+    pub bytes: Option<f64>,
+    /// The seed's `IsAPIEndpoint + IsPostRequest + LargePayload`.
+    pub suspicion: u8,
+    /// 0–100.
+    pub score: u8,
+    pub reasons: Reasons,
+    pub allowlisted: Option<String>,
+}
+
+impl Features<'_> {
+    pub fn provider(&self) -> &str {
+        self.service.map_or("unknown", |s| s.provider.as_str())
+    }
+    pub fn category(&self) -> &str {
+        self.service
+            .map_or("ai_api_path_only", |s| s.category.as_str())
+    }
+}
+
+/// The per-event part of the standard profile, with caches for repeated hosts and agents.
+#[derive(Debug, Default)]
+pub struct Scorer {
+    large_bytes: i64,
+    hosts: HashMap<String, Option<usize>>,
+    agents: HashMap<Vec<u8>, Client>,
+    /// Browser events skipped (human use), for the inspector.
+    pub browser_events: u64,
+}
+
+const CACHE_LIMIT: usize = 100_000;
+
+impl Scorer {
+    pub fn new(large_bytes: i64) -> Scorer {
+        Scorer {
+            large_bytes,
+            hosts: HashMap::new(),
+            agents: HashMap::new(),
+            browser_events: 0,
+        }
+    }
+
+    fn service<'c>(&mut self, catalog: &'c Catalog, host: &str) -> Option<&'c Service> {
+        if let Some(&hit) = self.hosts.get(host) {
+            return hit.map(|i| &catalog.services()[i]);
+        }
+        let index = catalog.lookup_index(host);
+        if self.hosts.len() >= CACHE_LIMIT {
+            self.hosts.clear();
+        }
+        self.hosts.insert(host.to_string(), index);
+        index.map(|i| &catalog.services()[i])
+    }
+
+    fn client(&mut self, ua: Option<&[u8]>) -> Client {
+        let Some(ua) = ua else { return classify(None) };
+        if let Some(c) = self.agents.get(ua) {
+            return *c;
+        }
+        let c = classify(Some(ua));
+        if self.agents.len() >= CACHE_LIMIT {
+            self.agents.clear();
+        }
+        self.agents.insert(ua.to_vec(), c);
+        c
+    }
+
+    /// The features of an AI event, or `None` when the event is not AI traffic or is a
+    /// real browser (human use).
+    pub fn score<'c, E: Event>(
+        &mut self,
+        event: &E,
+        catalog: &'c Catalog,
+        allowlist: &Allowlist,
+    ) -> Option<Features<'c>> {
+        // The first host candidate that the catalog knows wins; else the first host at all.
+        let mut first_host: Option<String> = None;
+        let mut found: Option<(String, &'c Service)> = None;
+        for f in HOST_FIELDS {
+            let Some(raw) = event.first(f) else { continue };
+            let Some(host) = normalize_host(&raw) else {
+                continue;
+            };
+            if let Some(service) = self.service(catalog, &host) {
+                found = Some((host.into_owned(), service));
+                break;
+            }
+            if first_host.is_none() {
+                first_host = Some(host.into_owned());
+            }
+        }
+        let path = coalesce(event, &PATH_FIELDS).or_else(|| url_path(event));
+        let shape = path.as_deref().and_then(shape);
+        let (host, service) = match found {
+            Some((h, s)) => (h, Some(s)),
+            None if shape.is_some() => (first_host.unwrap_or_default(), None),
+            None => return None,
+        };
+        let ua = coalesce(event, &UA_FIELDS);
+        let client = self.client(ua.as_deref());
+        if client.class == ClientClass::Browser {
+            self.browser_events += 1;
+            return None;
+        }
+        let method = coalesce(event, &METHOD_FIELDS);
+        let post = method.as_deref().is_some_and(is_post);
+        let tunnel = method
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case(b"CONNECT"));
+        let bytes = coalesce(event, &BYTES_FIELDS).and_then(|b| to_number(&b));
+        let large = bytes.is_some_and(|b| b > self.large_bytes as f64);
+        let seed_endpoint = path.as_deref().is_some_and(is_api_endpoint);
+        let api_path = shape.is_some() || seed_endpoint;
+
+        let mut reasons = Reasons::default();
+        let mut points: u32 = 0;
+        match service {
+            Some(s) => {
+                reasons.add(Reason::AiService);
+                if s.seed {
+                    reasons.add(Reason::SeedHost);
+                }
+                points += u32::from(s.weight) * 2 / 5;
+                if api_path {
+                    reasons.add(Reason::AiApiPath);
+                }
+            }
+            None => {
+                reasons.add(Reason::ApiPathOnUnlistedHost);
+                points += 25;
+            }
+        }
+        if api_path {
+            points += 10;
+        }
+        if post {
+            reasons.add(Reason::Post);
+            points += 10;
+        }
+        if large {
+            reasons.add(Reason::LargeUpload);
+            points += 15;
+        }
+        if tunnel {
+            reasons.add(Reason::Tunnel);
+            points += 5;
+        }
+        let voice = shape == Some(PathShape::VoiceCloning)
+            || (post && service.is_some_and(|s| s.category == "voice_cloning_tts"));
+        if voice {
+            reasons.add(Reason::VoiceCloning);
+            points += 20;
+        }
+        reasons.add_client(client.class);
+        points += client.class.points();
+
+        let src = coalesce(event, &SRC_FIELDS);
+        let user = coalesce(event, &USER_FIELDS);
+        let src_text = src.as_deref().map(String::from_utf8_lossy);
+        let user_text = user.as_deref().map(String::from_utf8_lossy);
+        let allowlisted = if allowlist.is_empty() {
+            None
+        } else {
+            allowlist
+                .check(&Subject {
+                    user: user_text.as_deref(),
+                    src: src_text.as_deref(),
+                    host: Some(&host),
+                    client_class: client.class.name(),
+                    client_name: client.name,
+                })
+                .map(String::from)
+        };
+        Some(Features {
+            host,
+            service,
+            shape,
+            client,
+            bytes,
+            suspicion: u8::from(seed_endpoint) + u8::from(post) + u8::from(large),
+            score: points.min(100) as u8,
+            reasons,
+            allowlisted,
+        })
+    }
+}
+
+/// The path part of the `url` field, when the event has no path field.
+fn url_path<'e, E: Event>(event: &'e E) -> Option<Cow<'e, [u8]>> {
+    let url = event.first(Field::Url)?;
+    let text = std::str::from_utf8(&url).ok()?;
+    let after_scheme = text.find("://").map_or(text, |i| &text[i + 3..]);
+    let slash = after_scheme.find('/')?;
+    Some(Cow::Owned(after_scheme.as_bytes()[slash..].to_vec()))
+}
+
+/// The aggregates of one group.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Group {
+    pub requests: u64,
+    pub total_bytes: Option<f64>,
+    pub max_bytes: Option<f64>,
+    pub sources: BTreeSet<Vec<u8>>,
+    pub ai_services: BTreeSet<String>,
+    pub endpoint_paths: BTreeSet<Vec<u8>>,
+    pub user_agents: BTreeSet<Vec<u8>>,
+    pub max_suspicion: u8,
+    pub max_score: u8,
+    pub first_seen: Option<f64>,
+    pub last_seen: Option<f64>,
+    pub post_requests: u64,
+    pub large_uploads: u64,
+    pub providers: BTreeSet<String>,
+    pub categories: BTreeSet<String>,
+    pub clients: BTreeSet<String>,
+    pub reasons: Reasons,
+}
+
+impl Group {
+    /// `RiskScore`: the highest event score, plus 5 for 100+ requests, 5 more for 1000+,
+    /// and 5 for 3+ providers; at most 100.
+    pub fn risk_score(&self) -> u8 {
+        let mut r = u32::from(self.max_score);
+        if self.requests >= 100 {
+            r += 5;
+        }
+        if self.requests >= 1000 {
+            r += 5;
+        }
+        if self.providers.len() >= 3 {
+            r += 5;
+        }
+        r.min(100) as u8
+    }
+}
+
+fn insert(set: &mut BTreeSet<Vec<u8>>, v: &[u8]) {
+    if !set.contains(v) {
+        set.insert(v.to_vec());
+    }
+}
+
+fn insert_str(set: &mut BTreeSet<String>, v: &str) {
+    if !set.contains(v) {
+        set.insert(v.to_string());
+    }
+}
+
+/// One output row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub keys: Vec<String>,
+    pub allowlisted: Option<String>,
+    pub group: Group,
+}
+
+/// All groups of a search.
+#[derive(Debug, Default)]
+pub struct Groups {
+    groups: HashMap<(Vec<String>, Option<String>), Group>,
+    pub allowlisted_events: u64,
+}
+
+impl Groups {
+    pub fn new() -> Groups {
+        Groups::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// The key values of an event (placeholders where it has none).
+    pub fn key_values<E: Event>(event: &E, features: &Features<'_>, keys: &[Key]) -> Vec<String> {
+        let text = |fields: &[Field], none: &str| {
+            coalesce(event, fields).map_or_else(
+                || none.to_string(),
+                |v| String::from_utf8_lossy(&v).into_owned(),
+            )
+        };
+        keys.iter()
+            .map(|k| match k {
+                Key::Src => text(&SRC_FIELDS, NO_SOURCE),
+                Key::User => text(&USER_FIELDS, NO_USER),
+                Key::Host => features.host.clone(),
+                Key::Provider => features.provider().to_string(),
+                Key::Category => features.category().to_string(),
+                Key::Client => features.client.label(),
+                Key::Field(n, _) => text(&[Field::Extra(*n)], NO_VALUE),
+            })
+            .collect()
+    }
+
+    pub fn add<E: Event>(&mut self, event: &E, f: &Features<'_>, keys: &[Key]) {
+        let key = (Self::key_values(event, f, keys), f.allowlisted.clone());
+        if f.allowlisted.is_some() {
+            self.allowlisted_events += 1;
+        }
+        let g = self.groups.entry(key).or_default();
+        g.requests += 1;
+        if let Some(b) = f.bytes {
+            *g.total_bytes.get_or_insert(0.0) += b;
+            g.max_bytes = Some(g.max_bytes.map_or(b, |m: f64| m.max(b)));
+        }
+        if let Some(src) = coalesce(event, &SRC_FIELDS) {
+            insert(&mut g.sources, &src);
+        }
+        if !f.host.is_empty() {
+            insert_str(&mut g.ai_services, &f.host);
+        }
+        for field in PATH_FIELDS {
+            event.each(field, &mut |p| insert(&mut g.endpoint_paths, p));
+        }
+        if g.endpoint_paths.is_empty()
+            && let Some(p) = url_path(event)
+        {
+            insert(&mut g.endpoint_paths, &p);
+        }
+        let ua = coalesce(event, &UA_FIELDS);
+        insert(
+            &mut g.user_agents,
+            &ua.as_deref()
+                .map_or(Cow::Borrowed(&b"unknown"[..]), lowercase),
+        );
+        g.max_suspicion = g.max_suspicion.max(f.suspicion);
+        g.max_score = g.max_score.max(f.score);
+        if let Some(t) = event.first(Field::Time).and_then(|t| parse_time(&t)) {
+            g.first_seen = Some(g.first_seen.map_or(t, |x: f64| x.min(t)));
+            g.last_seen = Some(g.last_seen.map_or(t, |x: f64| x.max(t)));
+        }
+        if f.reasons.has(Reason::Post) {
+            g.post_requests += 1;
+        }
+        if f.reasons.has(Reason::LargeUpload) {
+            g.large_uploads += 1;
+        }
+        insert_str(&mut g.providers, f.provider());
+        insert_str(&mut g.categories, f.category());
+        insert_str(&mut g.clients, &f.client.label());
+        g.reasons.merge(f.reasons);
+    }
+
+    /// Filters, sorts (not allowlisted first, then `RiskScore` and `TotalBytesUploaded`
+    /// descending, then keys) and limits. Returns the rows and how many groups qualified.
+    pub fn finish(self, params: &StandardParams, limit: usize) -> (Vec<Row>, usize) {
+        let mut rows: Vec<Row> = self
+            .groups
+            .into_iter()
+            .filter(|((_, allow), g)| {
+                i64::from(g.max_suspicion) >= params.min_score
+                    && i64::from(g.risk_score()) >= params.min_risk
+                    && !(params.hide_allowlisted && allow.is_some())
+            })
+            .map(|((keys, allowlisted), group)| Row {
+                keys,
+                allowlisted,
+                group,
+            })
+            .collect();
+        let qualified = rows.len();
+        rows.sort_by(|a, b| {
+            a.allowlisted
+                .is_some()
+                .cmp(&b.allowlisted.is_some())
+                .then(b.group.risk_score().cmp(&a.group.risk_score()))
+                .then_with(|| match (a.group.total_bytes, b.group.total_bytes) {
+                    (Some(x), Some(y)) => y.total_cmp(&x),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                })
+                .then_with(|| a.keys.cmp(&b.keys))
+                .then_with(|| a.allowlisted.cmp(&b.allowlisted))
+        });
+        if limit > 0 {
+            rows.truncate(limit);
+        }
+        (rows, qualified)
+    }
+}
