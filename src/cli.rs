@@ -2,9 +2,10 @@
 //! `run` are for people.
 
 use crate::aidetect::{AiDetect, OPTIONS};
+use crate::input::{read_csv_export, read_events};
 use crate::protocol::driver::{self, DecodedReply, Table};
 use crate::protocol::{Settings, serve};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 
 const USAGE: &str = "\
 aidetect — find users and machines that call generative-AI APIs programmatically
@@ -317,96 +318,11 @@ fn read_input(path: &str) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// CSV export or JSON lines, told apart by the first non-blank byte.
-fn read_events(bytes: &[u8]) -> Result<Table, String> {
-    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => read_json_lines(bytes),
-        Some(_) => read_csv_export(bytes),
-        None => Ok(Table::default()),
-    }
-}
-
-/// Splunk's CSV export: a multivalue field is one cell with a value per line.
-fn read_csv_export(bytes: &[u8]) -> Result<Table, String> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let fields: Vec<String> = reader
-        .headers()
-        .map_err(|e| format!("not a CSV export: {e}"))?
-        .iter()
-        .map(String::from)
-        .collect();
-    let mut rows = Vec::new();
-    for (n, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| format!("CSV row {}: {e}", n + 2))?;
-        rows.push(
-            fields
-                .iter()
-                .enumerate()
-                .map(|(i, f)| match record.get(i) {
-                    None | Some("") => Vec::new(),
-                    Some(v) if f != "_raw" && v.contains('\n') => v
-                        .lines()
-                        .filter(|l| !l.is_empty())
-                        .map(String::from)
-                        .collect(),
-                    Some(v) => vec![v.to_string()],
-                })
-                .collect(),
-        );
-    }
-    Ok(Table { fields, rows })
-}
-
-fn json_scalar(v: &serde_json::Value) -> Option<String> {
-    match v {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) if s.is_empty() => None,
-        serde_json::Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    }
-}
-
-fn read_json_lines(bytes: &[u8]) -> Result<Table, String> {
-    let mut fields: Vec<String> = Vec::new();
-    let mut index = std::collections::HashMap::new();
-    let mut rows: Vec<Vec<Vec<String>>> = Vec::new();
-    for (n, line) in BufRead::lines(bytes).enumerate() {
-        let line = line.map_err(|e| e.to_string())?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let value: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| format!("line {}: not JSON: {e}", n + 1))?;
-        let object = match value.get("result") {
-            Some(serde_json::Value::Object(r)) => r.clone(),
-            _ => match value {
-                serde_json::Value::Object(o) => o,
-                _ => return Err(format!("line {}: expected a JSON object", n + 1)),
-            },
-        };
-        let mut row = vec![Vec::new(); fields.len()];
-        for (key, v) in object {
-            let col = *index.entry(key.clone()).or_insert_with(|| {
-                fields.push(key.clone());
-                fields.len() - 1
-            });
-            if row.len() <= col {
-                row.resize(col + 1, Vec::new());
-            }
-            row[col] = match &v {
-                serde_json::Value::Array(items) => items.iter().filter_map(json_scalar).collect(),
-                other => json_scalar(other).into_iter().collect(),
-            };
-        }
-        rows.push(row);
-    }
-    for row in &mut rows {
-        row.resize(fields.len(), Vec::new());
-    }
-    Ok(Table { fields, rows })
-}
-
+/// CSV of the results; nothing at all when there are none (the reply carries no header then).
 fn table_csv(table: &Table) -> String {
+    if table.rows.is_empty() {
+        return String::new();
+    }
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());

@@ -8,4 +8,5 @@
 pub mod aidetect;
 pub mod cli;
 pub mod detect;
+pub mod input;
 pub mod protocol;

@@ -15,9 +15,15 @@ pub struct Run {
 /// Spawns `aidetect` with `args`, writes `input` to its stdin, closes it, and waits at most
 /// `limit` for it to exit (killing it and panicking on a hang).
 pub fn run_binary(args: &[&str], input: &[u8], limit: Duration) -> Run {
+    run_binary_env(args, &[], input, limit)
+}
+
+/// `run_binary` with extra environment variables.
+pub fn run_binary_env(args: &[&str], env: &[(&str, &str)], input: &[u8], limit: Duration) -> Run {
     let start = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_aidetect"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -110,3 +116,29 @@ pub fn split_replies(mut bytes: &[u8]) -> Vec<(String, String)> {
 
 pub const SECOND: Duration = Duration::from_secs(1);
 pub const GENEROUS: Duration = Duration::from_secs(60);
+
+/// A fresh, empty temporary folder for one test.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("aidetect-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The final reply's records as (header, rows of cells split on commas outside quotes).
+pub fn final_table(stdout: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
+    let replies = split_replies(stdout);
+    let body = &replies.last().expect("a reply").1;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(body.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .map(|h| h.iter().map(String::from).collect())
+        .unwrap_or_default();
+    let rows = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
