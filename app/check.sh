@@ -32,7 +32,7 @@ cargo xtask package
 
 echo "== pytest app/tests"
 status=0
-.venv/bin/python -m pytest app/tests -q -rs -p no:cacheprovider || status=$?
+.venv/bin/python -m pytest app/tests -q -rs -s -p no:cacheprovider || status=$?
 if ((status == 5)); then
     echo "app/check.sh: pytest collected no tests" >&2
 fi
