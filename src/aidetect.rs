@@ -3,6 +3,7 @@
 use crate::detect::allowlist::{self, Allowlist};
 use crate::detect::catalog::Catalog;
 use crate::detect::group::{SeedGroups, SeedRow};
+use crate::detect::partial::{self, PartialError};
 use crate::detect::seed::{SEED_FIELDS, SeedParams, score_event};
 use crate::detect::standard::{self, Features, Groups, Key, Row, Scorer, StandardParams};
 use crate::detect::{Event, Field};
@@ -84,6 +85,18 @@ pub const OPTIONS: &[Spec] = &[
         help: "show allowlisted activity with its reason in the Allowlisted column, or hide it (profile=standard)",
     },
     Spec {
+        name: "distributed",
+        kind: Kind::Bool,
+        default: "false",
+        help: "run the heavy part on the indexers (map/reduce); only where the indexers run Linux x86_64",
+    },
+    Spec {
+        name: "phase",
+        kind: Kind::Choice(&["map"]),
+        default: "(none)",
+        help: "internal: set by aidetect itself on the indexers' part of a distributed search",
+    },
+    Spec {
         name: "loglevel",
         kind: Kind::Choice(&["debug", "info", "warn", "error"]),
         default: "warn",
@@ -163,6 +176,8 @@ struct StandardState {
 /// The command's state across chunks.
 pub struct AiDetect {
     state: State,
+    /// Running as the map phase of a distributed search: emit partial states per chunk.
+    map_phase: bool,
     limit: usize,
     extra_names: Vec<String>,
     events_in: u64,
@@ -181,6 +196,7 @@ impl AiDetect {
                 params: SeedParams::default(),
                 groups: SeedGroups::new(),
             },
+            map_phase: false,
             limit: 10_000,
             extra_names: Vec::new(),
             events_in: 0,
@@ -241,7 +257,7 @@ fn seed_cells(row: &SeedRow) -> [(&'static str, Cell); 9] {
         ("src_ip", Cell::Text(text(&row.src_ip))),
         ("user", Cell::Text(text(&row.user))),
         ("Requests", Cell::Int(g.requests as i64)),
-        ("TotalBytesUploaded", number(g.total_bytes)),
+        ("TotalBytesUploaded", number(g.total_bytes())),
         (
             "UniqueSourceIPs",
             Cell::Int(SeedRow::UNIQUE_SOURCE_IPS as i64),
@@ -262,7 +278,7 @@ fn standard_cells<'k>(row: &Row, keys: &'k [Key]) -> Vec<(&'k str, Cell)> {
         .collect();
     cells.extend([
         ("Requests", Cell::Int(g.requests as i64)),
-        ("TotalBytesUploaded", number(g.total_bytes)),
+        ("TotalBytesUploaded", number(g.total_bytes())),
         ("UniqueSourceIPs", Cell::Int(g.sources.len() as i64)),
         ("AIServices", strings(&g.ai_services)),
         ("EndpointPaths", list(&g.endpoint_paths)),
@@ -362,7 +378,30 @@ fn lookup_bytes(
 }
 
 impl AiDetect {
+    /// The getinfo reply: in the map phase a plain streaming command that emits partial
+    /// states; with `distributed=true` a reporting command whose map phase runs on the
+    /// indexers (`streaming_preop`); otherwise a command that runs on the search head.
+    fn declare(
+        &self,
+        command_type: CommandType,
+        fields: Vec<String>,
+        opts: &Options,
+    ) -> Declaration {
+        if self.map_phase {
+            // No required_fields: splunkd would merge our rows back into events by
+            // `_chunked_idx`, and map rows are partial groups, not events.
+            return Declaration::new(CommandType::Streaming);
+        }
+        let mut d = Declaration::new(command_type);
+        d.required_fields = Some(fields);
+        if command_type == CommandType::Reporting && opts.bool("distributed") == Some(true) {
+            d.streaming_preop = Some(map_invocation(opts));
+        }
+        d
+    }
+
     fn configure(&mut self, opts: &Options) -> Result<Declaration, CommandError> {
+        self.map_phase = opts.text("phase") == Some("map");
         if let Some(l) = opts.int("limit") {
             self.limit = usize::try_from(l).unwrap_or(usize::MAX);
         }
@@ -381,15 +420,9 @@ impl AiDetect {
                 },
                 groups: SeedGroups::new(),
             };
-            let mut d = Declaration::new(CommandType::Reporting);
-            d.required_fields = Some(
-                SEED_FIELDS
-                    .iter()
-                    .filter_map(|f| f.name())
-                    .map(String::from)
-                    .collect(),
-            );
-            return Ok(d);
+            let mut fields = SEED_FIELDS.to_vec();
+            fields.extend(WEIGHT_FIELDS);
+            return Ok(self.declare(CommandType::Reporting, field_names(&fields), opts));
         }
 
         let mut extra = 0u8;
@@ -438,18 +471,21 @@ impl AiDetect {
             ));
         }
         let events_mode = opts.text("mode") == Some("events");
-        let mut d = Declaration::new(if events_mode {
-            CommandType::Stateful
-        } else {
-            CommandType::Reporting
-        });
-        let mut fields: Vec<String> = standard::fields_read()
-            .iter()
-            .filter_map(|f| f.name())
-            .map(String::from)
-            .collect();
-        fields.extend(self.extra_names.iter().cloned());
-        d.required_fields = Some(fields);
+        if events_mode && self.map_phase {
+            return Err(CommandError::new(
+                "phase=map does not go with mode=events: mode=events with distributed=true is already a distributable streaming command",
+            ));
+        }
+        let command_type = match (events_mode, opts.bool("distributed") == Some(true)) {
+            (true, true) => CommandType::Streaming,
+            (true, false) => CommandType::Stateful,
+            (false, _) => CommandType::Reporting,
+        };
+        let mut fields = standard::fields_read();
+        fields.extend(WEIGHT_FIELDS);
+        let mut names = field_names(&fields);
+        names.extend(self.extra_names.iter().cloned());
+        let mut d = self.declare(command_type, names, opts);
         d.messages = messages;
         self.state = State::Standard(Box::new(StandardState {
             scorer: Scorer::new(params.large_bytes),
@@ -463,14 +499,114 @@ impl AiDetect {
     }
 
     fn field_ids(&self, records: &Records<'_>) -> Vec<Option<FieldId>> {
+        let fields = records.fields();
         let mut ids: Vec<Option<FieldId>> = Field::KNOWN
             .iter()
-            .map(|f| f.name().and_then(|n| records.fields().id(n)))
+            .map(|f| f.aliases().iter().find_map(|n| fields.id(n)))
             .collect();
         ids.extend(self.extra_names.iter().map(|n| records.fields().id(n)));
         ids
     }
 }
+
+/// The map phase's output columns: the format version and the partial state (JSON).
+pub const PARTIAL_VERSION_FIELD: &str = "aidetect_partial";
+pub const PARTIAL_STATE_FIELD: &str = "aidetect_state";
+
+impl AiDetect {
+    /// Map phase: the chunk's groups (and counters) as partial states, state cleared.
+    fn emit_partials(&mut self, out: &mut Output) {
+        let (kind, states, counters) = match &mut self.state {
+            State::Seed { groups, .. } => {
+                let c = serde_json::json!({"kind": "counters", "keyless": groups.keyless_events, "browser": 0});
+                groups.keyless_events = 0;
+                ("seed", groups.drain_partials(), c)
+            }
+            State::Standard(st) => {
+                let c = serde_json::json!({"kind": "counters", "keyless": 0, "browser": st.scorer.browser_events});
+                st.scorer.browser_events = 0;
+                ("standard", st.groups.drain_partials(), c)
+            }
+        };
+        let mut push = |state: serde_json::Value| {
+            out.records.push([
+                (
+                    PARTIAL_VERSION_FIELD,
+                    Cell::Text(partial::VERSION.to_string()),
+                ),
+                (PARTIAL_STATE_FIELD, Cell::Text(state.to_string())),
+            ]);
+        };
+        for mut state in states {
+            state["kind"] = serde_json::Value::String(kind.to_string());
+            push(state);
+        }
+        push(counters);
+    }
+
+    /// Reduce phase: merges one partial state from a map phase.
+    fn merge_partial(&mut self, version: &[u8], state: &[u8]) -> Result<(), PartialError> {
+        if version != partial::VERSION.as_bytes() {
+            return Err(PartialError::Version {
+                found: String::from_utf8_lossy(version).into_owned(),
+            });
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(state).map_err(|_| partial::malformed("state is not JSON"))?;
+        let kind = v.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+        match (kind, &mut self.state) {
+            ("counters", state) => {
+                let n = |k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
+                match state {
+                    State::Seed { groups, .. } => groups.keyless_events += n("keyless"),
+                    State::Standard(st) => st.scorer.browser_events += n("browser"),
+                }
+                Ok(())
+            }
+            ("seed", State::Seed { groups, .. }) => groups.merge_partial(&v),
+            ("standard", State::Standard(st)) => st.groups.merge_partial(&v),
+            (other, _) => Err(partial::malformed(&format!(
+                "the map phase ran profile {other:?}, not this search's profile"
+            ))),
+        }
+    }
+}
+
+/// `aidetect phase="map" <the options given>`: what the indexers run.
+fn map_invocation(opts: &Options) -> String {
+    let mut s = String::from("aidetect phase=\"map\"");
+    for name in opts.given() {
+        if matches!(
+            name,
+            "distributed" | "phase" | "limit" | "min_score" | "min_risk" | "allowlisted"
+        ) {
+            continue; // decided by the reduce phase alone
+        }
+        let value = opts.raw(name).unwrap_or_default();
+        s.push(' ');
+        s.push_str(name);
+        s.push('=');
+        s.push_str(&serde_json::Value::String(value.to_string()).to_string());
+    }
+    s
+}
+
+/// Every name `fields` may be read from (own names, `Web.` names, pre-aggregated names).
+fn field_names(fields: &[Field]) -> Vec<String> {
+    let mut names: Vec<String> = fields.iter().flat_map(|f| f.aliases()).collect();
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    names
+}
+
+/// Fields of pre-aggregated input (`tstats count ...`), read by every profile.
+const WEIGHT_FIELDS: [Field; 5] = [
+    Field::Count,
+    Field::SumBytes,
+    Field::MaxBytes,
+    Field::FirstTime,
+    Field::LastTime,
+];
 
 /// The cells of an input record, for `mode=events` output outside Splunk (no `_chunked_idx`).
 fn passthrough(record: &Record<'_>, names: &[String]) -> Vec<(String, Cell)> {
@@ -500,9 +636,20 @@ impl Command for AiDetect {
     fn execute(&mut self, records: &mut Records<'_>, out: &mut Output) -> Result<(), CommandError> {
         let ids = self.field_ids(records);
         let names: Vec<String> = records.fields().names().to_vec();
+        let partial_ids = (
+            records.fields().id(PARTIAL_VERSION_FIELD),
+            records.fields().id(PARTIAL_STATE_FIELD),
+        );
         while let Some(record) = records.next().map_err(|e| {
             CommandError::new(format!("{e}. The input is not the CSV splunkd sends"))
         })? {
+            if let (Some(v), Some(st)) = partial_ids
+                && let Some(version) = record.cell(v).filter(|c| !c.is_empty())
+            {
+                self.merge_partial(version, record.cell(st).unwrap_or_default())
+                    .map_err(|e| CommandError::new(e.to_string()))?;
+                continue;
+            }
             self.events_in += 1;
             let event = RecordEvent { record, ids: &ids };
             match &mut self.state {
@@ -540,6 +687,9 @@ impl Command for AiDetect {
                     }
                 }
             }
+        }
+        if self.map_phase {
+            self.emit_partials(out);
         }
         Ok(())
     }

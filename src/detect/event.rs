@@ -31,12 +31,20 @@ pub enum Field {
     SrcUser,
     UserAgent,
     Time,
+    /// Pre-aggregated input (`tstats count ...`): how many events the row stands for.
+    Count,
+    /// Pre-aggregated bytes: the sum and the maximum over the row's events.
+    SumBytes,
+    MaxBytes,
+    /// Pre-aggregated times: the earliest and latest `_time` of the row's events.
+    FirstTime,
+    LastTime,
     Extra(u8),
 }
 
 impl Field {
     /// The named fields, in index order (`index()` agrees: a unit test checks it).
-    pub const KNOWN: [Field; 24] = [
+    pub const KNOWN: [Field; 29] = [
         Field::DestHost,
         Field::HttpUserAgent,
         Field::CsUserAgent,
@@ -61,6 +69,11 @@ impl Field {
         Field::SrcUser,
         Field::UserAgent,
         Field::Time,
+        Field::Count,
+        Field::SumBytes,
+        Field::MaxBytes,
+        Field::FirstTime,
+        Field::LastTime,
     ];
 
     /// The field's name in Splunk (`None` for `Extra`, which the command names).
@@ -90,8 +103,31 @@ impl Field {
             Field::SrcUser => "src_user",
             Field::UserAgent => "user_agent",
             Field::Time => "_time",
+            Field::Count => "count",
+            Field::SumBytes => "sum_bytes_out",
+            Field::MaxBytes => "max_bytes_out",
+            Field::FirstTime => "firstTime",
+            Field::LastTime => "lastTime",
             Field::Extra(_) => return None,
         })
+    }
+
+    /// Every name the field is read from, in order: its own name, the accelerated data model's
+    /// `Web.` name, and for pre-aggregated fields the names `tstats`/`stats` give them.
+    pub fn aliases(self) -> Vec<String> {
+        let Some(name) = self.name() else {
+            return Vec::new();
+        };
+        let mut v = vec![name.to_string(), format!("Web.{name}")];
+        let more: &[&str] = match self {
+            Field::SumBytes => &["sum(bytes_out)", "sum(Web.bytes_out)"],
+            Field::MaxBytes => &["max(bytes_out)", "max(Web.bytes_out)"],
+            Field::FirstTime => &["min(_time)", "earliest(_time)"],
+            Field::LastTime => &["max(_time)", "latest(_time)"],
+            _ => &[],
+        };
+        v.extend(more.iter().map(|s| s.to_string()));
+        v
     }
 
     /// A dense index: the known fields first, then the extras.
@@ -121,6 +157,11 @@ impl Field {
             Field::SrcUser => 21,
             Field::UserAgent => 22,
             Field::Time => 23,
+            Field::Count => 24,
+            Field::SumBytes => 25,
+            Field::MaxBytes => 26,
+            Field::FirstTime => 27,
+            Field::LastTime => 28,
             Field::Extra(n) => Field::KNOWN.len() + n as usize,
         }
     }
@@ -133,6 +174,18 @@ pub trait Event {
     fn first(&self, field: Field) -> Option<Cow<'_, [u8]>>;
     /// Calls `visit` with every non-null value of the field, in order.
     fn each(&self, field: Field, visit: &mut dyn FnMut(&[u8]));
+}
+
+/// How many events the row stands for: its `count` when that is a whole number, else 1.
+pub fn weight<E: Event>(event: &E) -> u64 {
+    event
+        .first(Field::Count)
+        .and_then(|c| {
+            std::str::from_utf8(&c)
+                .ok()
+                .and_then(|t| t.trim().parse::<u64>().ok())
+        })
+        .unwrap_or(1)
 }
 
 /// `coalesce(a, b)`: the first of the fields that is not null.

@@ -1,7 +1,11 @@
-//! Per-(src_ip, user) state: folded event by event, finalised into rows.
+//! Per-(src_ip, user) state of `profile=seed`: folded event by event, merged across map
+//! outputs, finalised into rows.
 
 use super::event::{Event, Field};
+use super::partial::{self, PartialError};
 use super::seed::{SeedFeatures, SeedParams};
+use super::sum::ExactSum;
+use serde_json::{Value, json};
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 
@@ -10,11 +14,29 @@ use std::collections::{BTreeSet, HashMap};
 pub struct SeedGroup {
     pub requests: u64,
     /// Sum of the non-null `BytesUploaded`; `None` while all were null.
-    pub total_bytes: Option<f64>,
+    pub bytes: Option<ExactSum>,
     pub ai_services: BTreeSet<Vec<u8>>,
     pub endpoint_paths: BTreeSet<Vec<u8>>,
     pub user_agents: BTreeSet<Vec<u8>>,
     pub max_score: u8,
+}
+
+impl SeedGroup {
+    /// `TotalBytesUploaded`, exactly rounded (independent of event order).
+    pub fn total_bytes(&self) -> Option<f64> {
+        self.bytes.as_ref().map(ExactSum::value)
+    }
+
+    pub fn merge(&mut self, other: &SeedGroup) {
+        self.requests += other.requests;
+        if let Some(b) = &other.bytes {
+            self.bytes.get_or_insert_with(ExactSum::new).merge(b);
+        }
+        partial::union(&mut self.ai_services, &other.ai_services);
+        partial::union(&mut self.endpoint_paths, &other.endpoint_paths);
+        partial::union(&mut self.user_agents, &other.user_agents);
+        self.max_score = self.max_score.max(other.max_score);
+    }
 }
 
 /// One output row of `profile=seed`.
@@ -71,32 +93,32 @@ impl SeedGroups {
         self.groups.is_empty()
     }
 
+    fn group(&mut self, src: &[u8], user: &[u8]) -> &mut SeedGroup {
+        push_key(&mut self.key, src, user);
+        if !self.groups.contains_key(self.key.as_slice()) {
+            self.groups.insert(self.key.clone(), SeedGroup::default());
+        }
+        self.groups
+            .get_mut(self.key.as_slice())
+            .expect("just inserted")
+    }
+
     /// Folds one scored event into the group of every (`src_ip`, `user`) value pair.
     pub fn add<E: Event>(&mut self, event: &E, features: &SeedFeatures<'_>) {
-        let mut srcs: Vec<&[u8]> = Vec::new();
-        let mut users: Vec<&[u8]> = Vec::new();
-        // `each` hands out values borrowed from the event for the duration of the call only;
-        // copy the (rare) multivalue keys, borrow the first value otherwise.
-        let mut owned_srcs: Vec<Vec<u8>> = Vec::new();
-        let mut owned_users: Vec<Vec<u8>> = Vec::new();
-        event.each(Field::SrcIp, &mut |v| owned_srcs.push(v.to_vec()));
-        event.each(Field::User, &mut |v| owned_users.push(v.to_vec()));
-        srcs.extend(owned_srcs.iter().map(|v| v.as_slice()));
-        users.extend(owned_users.iter().map(|v| v.as_slice()));
+        let mut srcs: Vec<Vec<u8>> = Vec::new();
+        let mut users: Vec<Vec<u8>> = Vec::new();
+        event.each(Field::SrcIp, &mut |v| srcs.push(v.to_vec()));
+        event.each(Field::User, &mut |v| users.push(v.to_vec()));
         if srcs.is_empty() || users.is_empty() {
-            self.keyless_events += 1;
+            self.keyless_events += features.weight;
             return;
         }
         for src in &srcs {
             for user in &users {
-                push_key(&mut self.key, src, user);
-                let group = match self.groups.get_mut(self.key.as_slice()) {
-                    Some(g) => g,
-                    None => self.groups.entry(self.key.clone()).or_default(),
-                };
-                group.requests += 1;
-                if let Some(b) = features.bytes_uploaded {
-                    *group.total_bytes.get_or_insert(0.0) += b;
+                let group = self.group(src, user);
+                group.requests += features.weight;
+                if let Some(b) = features.bytes_total {
+                    group.bytes.get_or_insert_with(ExactSum::new).add(b);
                 }
                 event.each(Field::DestHost, &mut |h| {
                     insert_value(&mut group.ai_services, h)
@@ -110,34 +132,75 @@ impl SeedGroups {
         }
     }
 
+    /// The groups as partial-state JSON values (for the map phase), then cleared.
+    pub fn drain_partials(&mut self) -> Vec<Value> {
+        self.groups
+            .drain()
+            .map(|(key, g)| {
+                let (src, user) = split_key(&key);
+                json!({
+                    "src": partial::bytes_to_json(&src),
+                    "user": partial::bytes_to_json(&user),
+                    "n": g.requests,
+                    "b": partial::sum_to_json(&g.bytes),
+                    "svc": partial::byte_set_to_json(&g.ai_services),
+                    "paths": partial::byte_set_to_json(&g.endpoint_paths),
+                    "ua": partial::byte_set_to_json(&g.user_agents),
+                    "s": g.max_score,
+                })
+            })
+            .collect()
+    }
+
+    /// Merges one partial-state value from a map phase.
+    pub fn merge_partial(&mut self, v: &Value) -> Result<(), PartialError> {
+        let get = |k: &str| v.get(k).ok_or_else(|| partial::malformed(k));
+        let g = SeedGroup {
+            requests: partial::u64_from_json(get("n")?)?,
+            bytes: partial::sum_from_json(get("b")?)?,
+            ai_services: partial::byte_set_from_json(get("svc")?)?,
+            endpoint_paths: partial::byte_set_from_json(get("paths")?)?,
+            user_agents: partial::byte_set_from_json(get("ua")?)?,
+            max_score: u8::try_from(partial::u64_from_json(get("s")?)?)
+                .map_err(|_| partial::malformed("score"))?,
+        };
+        let src = partial::bytes_from_json(get("src")?)?;
+        let user = partial::bytes_from_json(get("user")?)?;
+        self.group(&src, &user).merge(&g);
+        Ok(())
+    }
+
     /// Keeps groups with `Requests > 0 AND MaxSuspicionScore >= min_score`, sorts by
     /// `TotalBytesUploaded` descending (nulls last; ties by `src_ip`, then `user`) and keeps
     /// at most `limit` rows (0 = all). Returns the rows and how many groups qualified.
     pub fn finish(self, params: &SeedParams, limit: usize) -> (Vec<SeedRow>, usize) {
-        let mut rows: Vec<SeedRow> = self
+        let mut rows: Vec<(Option<f64>, SeedRow)> = self
             .groups
             .into_iter()
             .filter(|(_, g)| g.requests > 0 && i64::from(g.max_score) >= params.min_score)
             .map(|(key, group)| {
                 let (src_ip, user) = split_key(&key);
-                SeedRow {
-                    src_ip,
-                    user,
-                    group,
-                }
+                (
+                    group.total_bytes(),
+                    SeedRow {
+                        src_ip,
+                        user,
+                        group,
+                    },
+                )
             })
             .collect();
         let qualified = rows.len();
-        rows.sort_by(compare_rows);
+        rows.sort_by(|(ta, a), (tb, b)| compare_rows(*ta, a, *tb, b));
         if limit > 0 {
             rows.truncate(limit);
         }
-        (rows, qualified)
+        (rows.into_iter().map(|(_, r)| r).collect(), qualified)
     }
 }
 
-fn compare_rows(a: &SeedRow, b: &SeedRow) -> Ordering {
-    let by_total = match (a.group.total_bytes, b.group.total_bytes) {
+fn compare_rows(ta: Option<f64>, a: &SeedRow, tb: Option<f64>, b: &SeedRow) -> Ordering {
+    let by_total = match (ta, tb) {
         (Some(x), Some(y)) => y.total_cmp(&x),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,

@@ -6,9 +6,11 @@ pub mod catalog;
 pub mod client;
 pub mod event;
 pub mod group;
+pub mod partial;
 pub mod paths;
 pub mod seed;
 pub mod standard;
+pub mod sum;
 pub mod time;
 
 pub use event::{Event, Field, OwnedEvent};

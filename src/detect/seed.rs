@@ -1,7 +1,7 @@
 //! `profile=seed`: the seed SPL detection, rule by rule (see the project's docs/seed.md for
 //! the mapping to the original search).
 
-use super::event::{Event, Field, coalesce};
+use super::event::{Event, Field, coalesce, weight};
 use std::borrow::Cow;
 
 /// The 12 hosts of the seed's base search, compared ASCII case-insensitively.
@@ -77,8 +77,13 @@ impl Default for SeedParams {
 pub struct SeedFeatures<'e> {
     /// `lower(coalesce(http_user_agent, cs_user_agent, "unknown"))`
     pub user_agent: Cow<'e, [u8]>,
-    /// `tonumber(coalesce(bytes_out, cs_bytes, "0"))`
+    /// `tonumber(coalesce(bytes_out, cs_bytes, "0"))` (for a pre-aggregated row, the
+    /// largest upload of its events, which decides `LargePayload`)
     pub bytes_uploaded: Option<f64>,
+    /// The bytes of all the events the row stands for (= `bytes_uploaded` for one event).
+    pub bytes_total: Option<f64>,
+    /// How many events the row stands for (1 for a raw event).
+    pub weight: u64,
     /// `IsAPIEndpoint + IsPostRequest + LargePayload`
     pub score: u8,
 }
@@ -191,10 +196,15 @@ pub fn score_event<'e, E: Event>(event: &'e E, params: &SeedParams) -> Option<Se
     if is_browser(&user_agent) {
         return None;
     }
-    let bytes_uploaded = match coalesce(event, &[Field::BytesOut, Field::CsBytes]) {
+    let weight = weight(event);
+    if weight == 0 {
+        return None;
+    }
+    let per_event = match coalesce(event, &[Field::BytesOut, Field::CsBytes]) {
         Some(text) => to_number(&text),
         None => Some(0.0),
     };
+    let (bytes_uploaded, bytes_total) = weighted_bytes(event, per_event, weight);
     let path = coalesce(event, &[Field::UriPath, Field::CsUriStem]).unwrap_or_default();
     let method =
         coalesce(event, &[Field::HttpMethod, Field::CsMethod]).unwrap_or(Cow::Borrowed(b"UNKNOWN"));
@@ -203,6 +213,26 @@ pub fn score_event<'e, E: Event>(event: &'e E, params: &SeedParams) -> Option<Se
     Some(SeedFeatures {
         user_agent,
         bytes_uploaded,
+        bytes_total,
         score,
+        weight,
     })
+}
+
+/// The largest and the total upload of a row standing for `weight` events: the
+/// pre-aggregated `max`/`sum` fields when present, else `weight` events of `per_event` bytes.
+pub fn weighted_bytes<E: Event>(
+    event: &E,
+    per_event: Option<f64>,
+    weight: u64,
+) -> (Option<f64>, Option<f64>) {
+    if weight == 1 && event.first(Field::SumBytes).is_none() {
+        return (per_event, per_event);
+    }
+    let field = |f| event.first(f).and_then(|t| to_number(&t));
+    let total = field(Field::SumBytes).or(per_event.map(|b| b * weight as f64));
+    let max = field(Field::MaxBytes)
+        .or(per_event)
+        .or(total.map(|t| t / weight as f64));
+    (max, total)
 }

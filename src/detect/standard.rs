@@ -4,10 +4,13 @@
 use super::allowlist::{Allowlist, Subject};
 use super::catalog::{Catalog, Service, normalize_host};
 use super::client::{Client, ClientClass, classify};
-use super::event::{Event, Field, coalesce};
+use super::event::{Event, Field, coalesce, weight};
+use super::partial::{self, PartialError};
 use super::paths::{PathShape, shape};
-use super::seed::{is_api_endpoint, is_post, lowercase, to_number};
+use super::seed::{is_api_endpoint, is_post, lowercase, to_number, weighted_bytes};
+use super::sum::ExactSum;
 use super::time::parse_time;
+use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
@@ -208,7 +211,12 @@ pub struct Features<'c> {
     pub service: Option<&'c Service>,
     pub shape: Option<PathShape>,
     pub client: Client,
+    /// The largest upload of the row's events (the upload, for one event).
     pub bytes: Option<f64>,
+    /// The bytes of all the row's events.
+    pub bytes_total: Option<f64>,
+    /// How many events the row stands for (1 for a raw event).
+    pub weight: u64,
     /// The seed's `IsAPIEndpoint + IsPostRequest + LargePayload`.
     pub suspicion: u8,
     /// 0–100.
@@ -316,7 +324,12 @@ impl Scorer {
         let tunnel = method
             .as_deref()
             .is_some_and(|m| m.eq_ignore_ascii_case(b"CONNECT"));
-        let bytes = coalesce(event, &BYTES_FIELDS).and_then(|b| to_number(&b));
+        let weight = weight(event);
+        if weight == 0 {
+            return None;
+        }
+        let per_event = coalesce(event, &BYTES_FIELDS).and_then(|b| to_number(&b));
+        let (bytes, bytes_total) = weighted_bytes(event, per_event, weight);
         let large = bytes.is_some_and(|b| b > self.large_bytes as f64);
         let seed_endpoint = path.as_deref().is_some_and(is_api_endpoint);
         let api_path = shape.is_some() || seed_endpoint;
@@ -386,6 +399,8 @@ impl Scorer {
             shape,
             client,
             bytes,
+            bytes_total,
+            weight,
             suspicion: u8::from(seed_endpoint) + u8::from(post) + u8::from(large),
             score: points.min(100) as u8,
             reasons,
@@ -407,7 +422,7 @@ fn url_path<'e, E: Event>(event: &'e E) -> Option<Cow<'e, [u8]>> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Group {
     pub requests: u64,
-    pub total_bytes: Option<f64>,
+    pub bytes: Option<ExactSum>,
     pub max_bytes: Option<f64>,
     pub sources: BTreeSet<Vec<u8>>,
     pub ai_services: BTreeSet<String>,
@@ -426,6 +441,111 @@ pub struct Group {
 }
 
 impl Group {
+    /// `TotalBytesUploaded`, exactly rounded (independent of event order).
+    pub fn total_bytes(&self) -> Option<f64> {
+        self.bytes.as_ref().map(ExactSum::value)
+    }
+
+    pub fn merge(&mut self, o: &Group) {
+        self.requests += o.requests;
+        if let Some(b) = &o.bytes {
+            self.bytes.get_or_insert_with(ExactSum::new).merge(b);
+        }
+        self.max_bytes = max_opt(self.max_bytes, o.max_bytes);
+        partial::union(&mut self.sources, &o.sources);
+        partial::union(&mut self.ai_services, &o.ai_services);
+        partial::union(&mut self.endpoint_paths, &o.endpoint_paths);
+        partial::union(&mut self.user_agents, &o.user_agents);
+        self.max_suspicion = self.max_suspicion.max(o.max_suspicion);
+        self.max_score = self.max_score.max(o.max_score);
+        self.first_seen = min_opt(self.first_seen, o.first_seen);
+        self.last_seen = max_opt(self.last_seen, o.last_seen);
+        self.post_requests += o.post_requests;
+        self.large_uploads += o.large_uploads;
+        partial::union(&mut self.providers, &o.providers);
+        partial::union(&mut self.categories, &o.categories);
+        partial::union(&mut self.clients, &o.clients);
+        self.reasons.merge(o.reasons);
+    }
+
+    fn to_json(&self, keys: &[String], allowlisted: &Option<String>) -> Value {
+        json!({
+            "k": keys,
+            "a": allowlisted,
+            "n": self.requests,
+            "b": partial::sum_to_json(&self.bytes),
+            "mb": partial::f64_to_json(self.max_bytes),
+            "src": partial::byte_set_to_json(&self.sources),
+            "svc": partial::string_set_to_json(&self.ai_services),
+            "paths": partial::byte_set_to_json(&self.endpoint_paths),
+            "ua": partial::byte_set_to_json(&self.user_agents),
+            "ms": self.max_suspicion,
+            "sc": self.max_score,
+            "fs": partial::f64_to_json(self.first_seen),
+            "ls": partial::f64_to_json(self.last_seen),
+            "post": self.post_requests,
+            "large": self.large_uploads,
+            "prov": partial::string_set_to_json(&self.providers),
+            "cat": partial::string_set_to_json(&self.categories),
+            "cli": partial::string_set_to_json(&self.clients),
+            "r": [self.reasons.rules, self.reasons.clients],
+        })
+    }
+
+    fn from_json(v: &Value) -> Result<(Vec<String>, Option<String>, Group), PartialError> {
+        let get = |k: &str| v.get(k).ok_or_else(|| partial::malformed(k));
+        let small = |k: &str| -> Result<u8, PartialError> {
+            u8::try_from(partial::u64_from_json(get(k)?)?).map_err(|_| partial::malformed(k))
+        };
+        let keys: Vec<String> = get("k")?
+            .as_array()
+            .ok_or_else(|| partial::malformed("keys"))?
+            .iter()
+            .map(|k| {
+                k.as_str()
+                    .map(String::from)
+                    .ok_or_else(|| partial::malformed("key"))
+            })
+            .collect::<Result<_, _>>()?;
+        let allowlisted = match get("a")? {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            _ => return Err(partial::malformed("allowlisted")),
+        };
+        let r = get("r")?
+            .as_array()
+            .ok_or_else(|| partial::malformed("reasons"))?;
+        let bits = |i: usize| -> Result<u32, PartialError> {
+            r.get(i)
+                .and_then(Value::as_u64)
+                .and_then(|b| u32::try_from(b).ok())
+                .ok_or_else(|| partial::malformed("reasons"))
+        };
+        let group = Group {
+            requests: partial::u64_from_json(get("n")?)?,
+            bytes: partial::sum_from_json(get("b")?)?,
+            max_bytes: partial::f64_from_json(get("mb")?)?,
+            sources: partial::byte_set_from_json(get("src")?)?,
+            ai_services: partial::string_set_from_json(get("svc")?)?,
+            endpoint_paths: partial::byte_set_from_json(get("paths")?)?,
+            user_agents: partial::byte_set_from_json(get("ua")?)?,
+            max_suspicion: small("ms")?,
+            max_score: small("sc")?,
+            first_seen: partial::f64_from_json(get("fs")?)?,
+            last_seen: partial::f64_from_json(get("ls")?)?,
+            post_requests: partial::u64_from_json(get("post")?)?,
+            large_uploads: partial::u64_from_json(get("large")?)?,
+            providers: partial::string_set_from_json(get("prov")?)?,
+            categories: partial::string_set_from_json(get("cat")?)?,
+            clients: partial::string_set_from_json(get("cli")?)?,
+            reasons: Reasons {
+                rules: bits(0)?,
+                clients: bits(1)?,
+            },
+        };
+        Ok((keys, allowlisted, group))
+    }
+
     /// `RiskScore`: the highest event score, plus 5 for 100+ requests, 5 more for 1000+,
     /// and 5 for 3+ providers; at most 100.
     pub fn risk_score(&self) -> u8 {
@@ -440,6 +560,20 @@ impl Group {
             r += 5;
         }
         r.min(100) as u8
+    }
+}
+
+fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn min_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
     }
 }
 
@@ -507,14 +641,14 @@ impl Groups {
     pub fn add<E: Event>(&mut self, event: &E, f: &Features<'_>, keys: &[Key]) {
         let key = (Self::key_values(event, f, keys), f.allowlisted.clone());
         if f.allowlisted.is_some() {
-            self.allowlisted_events += 1;
+            self.allowlisted_events += f.weight;
         }
         let g = self.groups.entry(key).or_default();
-        g.requests += 1;
-        if let Some(b) = f.bytes {
-            *g.total_bytes.get_or_insert(0.0) += b;
-            g.max_bytes = Some(g.max_bytes.map_or(b, |m: f64| m.max(b)));
+        g.requests += f.weight;
+        if let Some(b) = f.bytes_total {
+            g.bytes.get_or_insert_with(ExactSum::new).add(b);
         }
+        g.max_bytes = max_opt(g.max_bytes, f.bytes);
         if let Some(src) = coalesce(event, &SRC_FIELDS) {
             insert(&mut g.sources, &src);
         }
@@ -537,20 +671,41 @@ impl Groups {
         );
         g.max_suspicion = g.max_suspicion.max(f.suspicion);
         g.max_score = g.max_score.max(f.score);
-        if let Some(t) = event.first(Field::Time).and_then(|t| parse_time(&t)) {
-            g.first_seen = Some(g.first_seen.map_or(t, |x: f64| x.min(t)));
-            g.last_seen = Some(g.last_seen.map_or(t, |x: f64| x.max(t)));
-        }
+        let time = |field| event.first(field).and_then(|t| parse_time(&t));
+        let t = time(Field::Time);
+        g.first_seen = min_opt(g.first_seen, time(Field::FirstTime).or(t));
+        g.last_seen = max_opt(g.last_seen, time(Field::LastTime).or(t));
         if f.reasons.has(Reason::Post) {
-            g.post_requests += 1;
+            g.post_requests += f.weight;
         }
         if f.reasons.has(Reason::LargeUpload) {
-            g.large_uploads += 1;
+            g.large_uploads += f.weight;
         }
         insert_str(&mut g.providers, f.provider());
         insert_str(&mut g.categories, f.category());
         insert_str(&mut g.clients, &f.client.label());
         g.reasons.merge(f.reasons);
+    }
+
+    /// The groups as partial-state JSON values (for the map phase), then cleared.
+    pub fn drain_partials(&mut self) -> Vec<Value> {
+        self.groups
+            .drain()
+            .map(|((keys, allow), g)| g.to_json(&keys, &allow))
+            .collect()
+    }
+
+    /// Merges one partial-state value from a map phase.
+    pub fn merge_partial(&mut self, v: &Value) -> Result<(), PartialError> {
+        let (keys, allowlisted, group) = Group::from_json(v)?;
+        if allowlisted.is_some() {
+            self.allowlisted_events += group.requests;
+        }
+        self.groups
+            .entry((keys, allowlisted))
+            .or_default()
+            .merge(&group);
+        Ok(())
     }
 
     /// Filters, sorts (not allowlisted first, then `RiskScore` and `TotalBytesUploaded`
@@ -576,7 +731,7 @@ impl Groups {
                 .is_some()
                 .cmp(&b.allowlisted.is_some())
                 .then(b.group.risk_score().cmp(&a.group.risk_score()))
-                .then_with(|| match (a.group.total_bytes, b.group.total_bytes) {
+                .then_with(|| match (a.group.total_bytes(), b.group.total_bytes()) {
                     (Some(x), Some(y)) => y.total_cmp(&x),
                     (Some(_), None) => std::cmp::Ordering::Less,
                     (None, Some(_)) => std::cmp::Ordering::Greater,

@@ -70,6 +70,7 @@ pub enum OptionValue {
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     values: BTreeMap<&'static str, OptionValue>,
+    raw: BTreeMap<&'static str, String>,
 }
 
 impl Options {
@@ -96,6 +97,10 @@ impl Options {
             Some(OptionValue::List(l)) => Some(l),
             _ => None,
         }
+    }
+    /// The text an option was given with (quotes removed), to pass it on unchanged.
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.raw.get(name).map(String::as_str)
     }
     /// The names of the options that were given.
     pub fn given(&self) -> impl Iterator<Item = &'static str> + '_ {
@@ -183,6 +188,7 @@ pub fn parse(args: &[String], specs: &[Spec]) -> Result<Options, OptionError> {
                 OptionValue::Text(raw.to_string())
             }
         };
+        options.raw.insert(spec.name, raw.to_string());
         if options.values.insert(spec.name, parsed).is_some() {
             return Err(OptionError::Duplicate {
                 name: spec.name.to_string(),
