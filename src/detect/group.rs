@@ -201,7 +201,7 @@ impl SeedGroups {
 
 fn compare_rows(ta: Option<f64>, a: &SeedRow, tb: Option<f64>, b: &SeedRow) -> Ordering {
     let by_total = match (ta, tb) {
-        (Some(x), Some(y)) => y.total_cmp(&x),
+        (Some(x), Some(y)) => y.partial_cmp(&x).unwrap_or(Ordering::Equal),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
         (None, None) => Ordering::Equal,

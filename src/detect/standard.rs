@@ -732,7 +732,7 @@ impl Groups {
                 .cmp(&b.allowlisted.is_some())
                 .then(b.group.risk_score().cmp(&a.group.risk_score()))
                 .then_with(|| match (a.group.total_bytes(), b.group.total_bytes()) {
-                    (Some(x), Some(y)) => y.total_cmp(&x),
+                    (Some(x), Some(y)) => y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal),
                     (Some(_), None) => std::cmp::Ordering::Less,
                     (None, Some(_)) => std::cmp::Ordering::Greater,
                     (None, None) => std::cmp::Ordering::Equal,
