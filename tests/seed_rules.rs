@@ -10,17 +10,12 @@ use aidetect::protocol::driver::{self, DecodedReply, Table};
 use aidetect::protocol::{self, Settings};
 use std::collections::BTreeMap;
 
-const COLUMNS: [&str; 9] = [
-    "src_ip",
-    "user",
-    "Requests",
-    "TotalBytesUploaded",
-    "UniqueSourceIPs",
-    "AIServices",
-    "EndpointPaths",
-    "UserAgents",
-    "MaxSuspicionScore",
-];
+mod common;
+mod seed_support;
+use seed_support::{
+    API_PATHS, BROWSER_AGENTS, BROWSER_LIKE_AGENTS, COLUMNS, LOOK_ALIKE_HOSTS, NON_API_PATHS,
+    POWERSHELL_AGENTS, SEED_HOSTS,
+};
 
 /// One event: field name → values (one value = single-valued, several = multivalue).
 #[derive(Debug, Clone, Default)]
@@ -178,21 +173,7 @@ fn rule1_host_filter_is_ascii_case_insensitive_and_keeps_the_case_written() {
 
 #[test]
 fn rule1_each_of_the_twelve_seed_hosts_is_kept() {
-    let hosts = [
-        "api.openai.com",
-        "api.anthropic.com",
-        "generativelanguage.googleapis.com",
-        "api.cohere.ai",
-        "api-inference.huggingface.co",
-        "api.mistral.ai",
-        "api.together.xyz",
-        "api.groq.com",
-        "api.perplexity.ai",
-        "api.replicate.com",
-        "api.stability.ai",
-        "inference.azure.com",
-    ];
-    let events: Vec<Ev> = hosts
+    let events: Vec<Ev> = SEED_HOSTS
         .iter()
         .map(|h| Ev::api().set("dest_host", h))
         .collect();
@@ -217,27 +198,7 @@ fn rule1_each_of_the_twelve_seed_hosts_is_kept() {
 
 #[test]
 fn rule1_look_alike_hosts_are_dropped() {
-    let look_alikes = [
-        "api.openai.com.evil.example",
-        "xapi.openai.com",
-        "api.openai.com:443",
-        " api.openai.com",
-        "api.openai.com ",
-        "api.openai.com.",
-        "openai.com",
-        "chat.openai.com",
-        "https://api.openai.com",
-        "api.openai.com/v1",
-        "api_openai.com",
-        "*.openai.com",
-        "apı.openai.com",    // dotless ı
-        "apİ.openai.com",    // dotted İ: not ASCII, so never equal to `i`
-        "ａｐｉ.openai.com", // fullwidth
-        "api.mistraI.ai",    // capital I for l
-        "inference.azure.com.evil",
-        "myresource.openai.azure.com",
-    ];
-    let mut events: Vec<Ev> = look_alikes
+    let mut events: Vec<Ev> = LOOK_ALIKE_HOSTS
         .iter()
         .map(|h| Ev::api().set("dest_host", h).set("user", "mallory"))
         .collect();
@@ -335,31 +296,8 @@ fn rule2_no_user_agent_is_unknown() {
 
 #[test]
 fn rule3_each_browser_token_drops_the_event() {
-    let browsers = [
-        (
-            "chrome/",
-            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0.0.0",
-        ),
-        (
-            "firefox/",
-            "Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Firefox/115.0",
-        ),
-        (
-            "safari/",
-            "Mozilla/5.0 (Macintosh) Version/17.0 Safari/605.1.15",
-        ),
-        ("msie", "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1)"),
-        (
-            "trident/",
-            "Mozilla/5.0 (Windows NT 10.0; Trident/7.0; rv:11.0) like Gecko",
-        ),
-        ("edg/", "Mozilla/5.0 (Windows NT 10.0) Edg/120.0.2210.91"),
-        (
-            "opera/",
-            "Opera/9.80 (Windows NT 6.1; U; en) Presto/2.12.388",
-        ),
-    ];
-    for (token, ua) in browsers {
+    for (token, ua) in BROWSER_AGENTS {
+        assert!(ua.to_lowercase().contains(token), "{ua}");
         for ua in [ua.to_string(), ua.to_uppercase()] {
             let t = run(&[
                 Ev::api().set("http_user_agent", &ua),
@@ -409,29 +347,14 @@ fn rule3_browser_tokens_match_anywhere_and_opr_is_not_one() {
 
 #[test]
 fn rule3_electron_apps_and_powershell_browser_presets_count_as_browsers() {
-    let dropped = [
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Cursor/2.4.21 Chrome/142.0.7444.235 Electron/39.2.7 Safari/537.36",
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) ChatGPT/26.715.72359 Chrome/148.0.7778.180 Electron/42.3.0 Safari/537.36",
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Claude/1.24012.1 Chrome/148.0.7778.280 Electron/42.7.0 Safari/537.36 MSIX",
-        // PowerShell -UserAgent [PSUserAgent]::Chrome, ::Safari, ::InternetExplorer, ::Opera
-        "Mozilla/5.0 (Windows NT 10.0; Microsoft Windows 10.0.22631; en-US) AppleWebKit/534.6 (KHTML, like Gecko) Chrome/7.0.500.0 Safari/534.6",
-        "Mozilla/5.0 (Windows NT 10.0; Microsoft Windows 10.0.22631; en-US) AppleWebKit/533.16 (KHTML, like Gecko) Version/5.0 Safari/533.16",
-        "Mozilla/5.0 (compatible; MSIE 9.0; Windows NT 10.0; Microsoft Windows 10.0.22631; en-US)",
-        "Opera/9.70 (Windows NT 10.0; Microsoft Windows 10.0.22631; en-US) Presto/2.2.1",
-    ];
-    let mut events: Vec<Ev> = dropped
+    let mut events: Vec<Ev> = BROWSER_LIKE_AGENTS
         .iter()
         .map(|ua| Ev::api().set("http_user_agent", ua).set("user", "browser"))
         .collect();
     // PowerShell's own default agents are not browsers.
-    events.push(Ev::api().set(
-        "http_user_agent",
-        "Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) WindowsPowerShell/5.1.19041.1682",
-    ));
-    events.push(Ev::api().set(
-        "http_user_agent",
-        "Mozilla/5.0 (Windows NT 10.0; Microsoft Windows 10.0.22631; en-US) PowerShell/7.4.6",
-    ));
+    for ua in POWERSHELL_AGENTS {
+        events.push(Ev::api().set("http_user_agent", ua));
+    }
     let t = run(&events);
     assert_eq!(column(&t, "user"), ["alice"]);
     assert_eq!(
@@ -596,37 +519,17 @@ fn rule4_tonumber_reads_sign_fraction_exponent_and_surrounding_spaces() {
 
 #[test]
 fn rule5_each_api_prefix_scores_case_sensitive_prefix_only() {
-    let scoring = [
-        "/v1/chat/completions",
-        "/v2/generate",
-        "/api/generate",
-        "/generate",
-        "/chat",
-        "/completions",
-        "/embeddings",
-        "/images/generations",
-        "/audio/speech",
-        "/models",
-        "/v1beta/models/gemini-pro:generateContent",
-        "/api2",
-        "/v10",
-        "/chatter",
-    ];
-    let not_scoring = [
-        "/V1/chat", "/Chat", "/MODELS", "v1/chat", " /v1", "//v1", "/ v1", "/health", "/", "",
-        "/x/v1",
-    ];
     // The user names the path, so that the kept rows say which paths scored.
     let user = |p: &str| format!("path {p}");
-    let events: Vec<Ev> = scoring
+    let events: Vec<Ev> = API_PATHS
         .iter()
-        .chain(not_scoring.iter())
+        .chain(NON_API_PATHS.iter())
         .map(|p| Ev::quiet().set("uri_path", p).set("user", &user(p)))
         .collect();
     let t = run(&events);
     let mut kept = column(&t, "user");
     kept.sort();
-    let mut want: Vec<String> = scoring.iter().map(|p| user(p)).collect();
+    let mut want: Vec<String> = API_PATHS.iter().map(|p| user(p)).collect();
     want.sort();
     assert_eq!(kept, want);
     assert!(column(&t, "MaxSuspicionScore").iter().all(|s| s == "1"));
@@ -1010,6 +913,18 @@ fn sort_by_total_descending_with_null_totals_last() {
     );
 }
 
+#[test]
+fn sort_ties_between_0_and_minus_0_are_broken_by_src_ip_then_user() {
+    // -0 and 0 are the same number: the groups tie, and both totals read 0.
+    let t = run(&[
+        Ev::api().set("user", "b").set("bytes_out", "0"),
+        Ev::api().set("user", "a").set("bytes_out", "-0"),
+        Ev::api().set("user", "c").set("bytes_out", "-0.0"),
+    ]);
+    assert_eq!(column(&t, "user"), ["a", "b", "c"]);
+    assert_eq!(column(&t, "TotalBytesUploaded"), ["0", "0", "0"]);
+}
+
 /// 10,005 groups, group `i` with `i` bytes.
 fn ten_thousand_and_five_groups() -> Vec<Ev> {
     (0..10_005)
@@ -1059,21 +974,9 @@ fn output_one_value_is_plain_several_are_a_multivalue_field() {
         .iter()
         .map(str::to_string)
         .collect();
-    assert_eq!(
-        header,
-        [
-            "src_ip",
-            "user",
-            "Requests",
-            "TotalBytesUploaded",
-            "UniqueSourceIPs",
-            "AIServices",
-            "EndpointPaths",
-            "__mv_EndpointPaths",
-            "UserAgents",
-            "MaxSuspicionScore",
-        ]
-    );
+    let mut want = COLUMNS.to_vec();
+    want.insert(7, "__mv_EndpointPaths"); // only the column with a multivalue cell
+    assert_eq!(header, want);
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(records.len(), 1);
     let cells: Vec<&str> = records[0].iter().collect();
@@ -1217,27 +1120,14 @@ fn option_bad_values_get_an_error_reply_naming_the_option() {
 
 #[test]
 fn option_bad_value_through_the_binary_exits_1_with_an_error_reply() {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
     let input = driver::getinfo(
         &["profile=seed".to_string(), "min_score=9".to_string()],
         serde_json::json!({}),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aidetect"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let replies = driver::decode_replies(&out.stdout).unwrap();
+    let run = common::run_binary(&[], &input, std::time::Duration::from_secs(60));
+    assert_eq!(run.code, Some(1));
+    let replies = driver::decode_replies(&run.stdout).unwrap();
     assert_eq!(replies.len(), 1);
-    assert!(
-        replies[0].metadata["error"]
-            .as_str()
-            .unwrap()
-            .contains("min_score")
-    );
+    let error = replies[0].metadata["error"].as_str().unwrap_or_default();
+    assert!(error.contains("min_score"), "{error:?}");
 }
