@@ -421,7 +421,7 @@ impl AiDetect {
                 groups: SeedGroups::new(),
             };
             let mut fields = SEED_FIELDS.to_vec();
-            fields.extend(WEIGHT_FIELDS);
+            fields.extend([Field::Count, Field::SumBytes, Field::MaxBytes]);
             return Ok(self.declare(CommandType::Reporting, field_names(&fields), opts));
         }
 

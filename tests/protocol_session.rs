@@ -3,7 +3,14 @@
 mod common;
 use common::*;
 
-const SEED_GETINFO_REPLY: &str = r#"{"type":"reporting","required_fields":["dest_host","http_user_agent","cs_user_agent","bytes_out","cs_bytes","uri_path","cs_uri_stem","http_method","cs_method","src_ip","user"]}"#;
+/// The seed's 11 fields, the CIM Web data model's names of those it has, and the
+/// pre-aggregated count and byte fields of tstats input.
+const SEED_GETINFO_REPLY: &str = concat!(
+    r#"{"type":"reporting","required_fields":["#,
+    r#""dest_host","http_user_agent","Web.http_user_agent","cs_user_agent","bytes_out","Web.bytes_out","cs_bytes","#,
+    r#""uri_path","Web.uri_path","cs_uri_stem","http_method","Web.http_method","cs_method","src_ip","user","Web.user","#,
+    r#""count","sum_bytes_out","sum(bytes_out)","sum(Web.bytes_out)","max_bytes_out","max(bytes_out)","max(Web.bytes_out)"]}"#
+);
 
 const BODY_HEADER: &str = "src_ip,user,dest_host,http_method,uri_path,http_user_agent,bytes_out";
 

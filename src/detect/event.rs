@@ -112,13 +112,28 @@ impl Field {
         })
     }
 
-    /// Every name the field is read from, in order: its own name, the accelerated data model's
-    /// `Web.` name, and for pre-aggregated fields the names `tstats`/`stats` give them.
+    /// Every name the field is read from, in order: its own name, the CIM Web data model's
+    /// `Web.` name (for the fields that model has), and for pre-aggregated fields the names
+    /// `tstats`/`stats` give them.
     pub fn aliases(self) -> Vec<String> {
         let Some(name) = self.name() else {
             return Vec::new();
         };
-        let mut v = vec![name.to_string(), format!("Web.{name}")];
+        let mut v = vec![name.to_string()];
+        let web = matches!(
+            self,
+            Field::Dest
+                | Field::Src
+                | Field::User
+                | Field::HttpUserAgent
+                | Field::UriPath
+                | Field::HttpMethod
+                | Field::BytesOut
+                | Field::Url
+        );
+        if web {
+            v.push(format!("Web.{name}"));
+        }
         let more: &[&str] = match self {
             Field::SumBytes => &["sum(bytes_out)", "sum(Web.bytes_out)"],
             Field::MaxBytes => &["max(bytes_out)", "max(Web.bytes_out)"],
