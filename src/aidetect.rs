@@ -2,7 +2,9 @@
 
 use crate::detect::allowlist::{self, Allowlist};
 use crate::detect::catalog::Catalog;
+use crate::detect::endpoint::{self, EndpointGroups, EndpointRow, Finding, Kind as EventKind};
 use crate::detect::group::{SeedGroups, SeedRow};
+use crate::detect::keys;
 use crate::detect::partial::{self, PartialError};
 use crate::detect::seed::{SEED_FIELDS, SeedParams, score_event};
 use crate::detect::standard::{self, Features, Groups, Key, Row, Scorer, StandardParams};
@@ -83,6 +85,27 @@ pub const OPTIONS: &[Spec] = &[
         kind: Kind::Choice(&["show", "hide"]),
         default: "show",
         help: "show allowlisted activity with its reason in the Allowlisted column, or hide it (profile=standard)",
+    },
+    Spec {
+        name: "kind",
+        kind: Kind::Choice(&[
+            "auto",
+            "proxy",
+            "process",
+            "script_block",
+            "network",
+            "dns",
+            "file",
+            "auditd",
+        ]),
+        default: "auto",
+        help: "the kind of events: auto = recognised per event from its fields; or force one (profile=standard)",
+    },
+    Spec {
+        name: "redact",
+        kind: Kind::Bool,
+        default: "true",
+        help: "replace API keys in every output field with provider:abcd…#hash; redact=false is for incident responders only",
     },
     Spec {
         name: "distributed",
@@ -170,7 +193,11 @@ struct StandardState {
     allowlist: Allowlist,
     scorer: Scorer,
     groups: Groups,
+    endpoint: EndpointGroups,
     events_mode: bool,
+    /// `kind=` when forced; else each event's kind is recognised from its fields.
+    kind: Option<EventKind>,
+    redact: bool,
 }
 
 /// The command's state across chunks.
@@ -481,8 +508,20 @@ impl AiDetect {
             (true, false) => CommandType::Stateful,
             (false, _) => CommandType::Reporting,
         };
-        let mut fields = standard::fields_read();
-        fields.extend(WEIGHT_FIELDS);
+        let kind = match opts.text("kind") {
+            None | Some("auto") => None,
+            Some(k) => EventKind::parse(k),
+        };
+        let mut fields = Vec::new();
+        if kind.is_none_or(|k| k == EventKind::Proxy) {
+            fields.extend(standard::fields_read());
+            fields.extend(WEIGHT_FIELDS);
+        }
+        for k in EventKind::ALL {
+            if kind.is_none_or(|f| f == k) {
+                fields.extend(k.fields());
+            }
+        }
         let mut names = field_names(&fields);
         names.extend(self.extra_names.iter().cloned());
         let mut d = self.declare(command_type, names, opts);
@@ -493,7 +532,10 @@ impl AiDetect {
             catalog,
             allowlist,
             groups: Groups::new(),
+            endpoint: EndpointGroups::default(),
             events_mode,
+            kind,
+            redact: opts.bool("redact") != Some(false),
         }));
         Ok(d)
     }
@@ -502,9 +544,25 @@ impl AiDetect {
         let fields = records.fields();
         let mut ids: Vec<Option<FieldId>> = Field::KNOWN
             .iter()
+            .copied()
+            .chain((0..Field::AUDIT_ARGS).map(Field::AuditArg))
             .map(|f| f.aliases().iter().find_map(|n| fields.id(n)))
             .collect();
-        ids.extend(self.extra_names.iter().map(|n| records.fields().id(n)));
+        // A `count` alone is just a field of raw events; rows are pre-aggregated only when
+        // they look like tstats/stats output (data-model names, first/last times, byte sums).
+        let aggregated = [
+            Field::FirstTime,
+            Field::LastTime,
+            Field::SumBytes,
+            Field::MaxBytes,
+        ]
+        .iter()
+        .any(|f| ids[f.index()].is_some())
+            || fields.names().iter().any(|n| n.starts_with("Web."));
+        if !aggregated {
+            ids[Field::Count.index()] = None;
+        }
+        ids.extend(self.extra_names.iter().map(|n| fields.id(n)));
         ids
     }
 }
@@ -525,7 +583,12 @@ impl AiDetect {
             State::Standard(st) => {
                 let c = serde_json::json!({"kind": "counters", "keyless": 0, "browser": st.scorer.browser_events});
                 st.scorer.browser_events = 0;
-                ("standard", st.groups.drain_partials(), c)
+                let mut states = st.groups.drain_partials();
+                for mut e in st.endpoint.drain_partials() {
+                    e["kind"] = serde_json::Value::String("endpoint".to_string());
+                    states.push(e);
+                }
+                ("standard", states, c)
             }
         };
         let mut push = |state: serde_json::Value| {
@@ -538,7 +601,9 @@ impl AiDetect {
             ]);
         };
         for mut state in states {
-            state["kind"] = serde_json::Value::String(kind.to_string());
+            if state.get("kind").is_none() {
+                state["kind"] = serde_json::Value::String(kind.to_string());
+            }
             push(state);
         }
         push(counters);
@@ -565,6 +630,7 @@ impl AiDetect {
             }
             ("seed", State::Seed { groups, .. }) => groups.merge_partial(&v),
             ("standard", State::Standard(st)) => st.groups.merge_partial(&v),
+            ("endpoint", State::Standard(st)) => st.endpoint.merge_partial(&v),
             (other, _) => Err(partial::malformed(&format!(
                 "the map phase ran profile {other:?}, not this search's profile"
             ))),
@@ -608,8 +674,121 @@ const WEIGHT_FIELDS: [Field; 5] = [
     Field::LastTime,
 ];
 
-/// The cells of an input record, for `mode=events` output outside Splunk (no `_chunked_idx`).
-fn passthrough(record: &Record<'_>, names: &[String]) -> Vec<(String, Cell)> {
+/// An output row with what ranks it: (allowlisted, RiskScore, cells).
+type Ranked<'k> = (bool, u8, Vec<(&'k str, Cell)>);
+
+/// Replaces API keys in every text cell (unless `redact=false`).
+fn redacted(cells: Vec<(&str, Cell)>, redact: bool) -> Vec<(&str, Cell)> {
+    if !redact {
+        return cells;
+    }
+    let clean = |s: String| match keys::redact(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(r) => r,
+    };
+    cells
+        .into_iter()
+        .map(|(name, cell)| {
+            let cell = match cell {
+                Cell::Text(s) => Cell::Text(clean(s)),
+                Cell::List(items) => Cell::List(items.into_iter().map(clean).collect()),
+                other => other,
+            };
+            (name, cell)
+        })
+        .collect()
+}
+
+/// `mode=events`: the event as it came (so splunkd's merge keeps every field, with keys
+/// redacted) plus the `ai_*` fields.
+fn annotated<'n>(
+    record: &Record<'_>,
+    names: &'n [String],
+    ai: Vec<(&'static str, Cell)>,
+    redact: bool,
+) -> Vec<(&'n str, Cell)> {
+    let mut cells: Vec<(&'n str, Cell)> = passthrough(record, names);
+    cells.extend(ai);
+    redacted(cells, redact)
+}
+
+/// The key values of an endpoint finding: `by=` keys where they apply, else machine and user.
+fn endpoint_keys<E: Event>(event: &E, f: &Finding<'_>, keys: &[Key]) -> Vec<String> {
+    let or = |v: &Option<String>, none: &str| v.clone().unwrap_or_else(|| none.to_string());
+    keys.iter()
+        .map(|k| match k {
+            Key::Src | Key::Host => or(&f.machine, endpoint::NO_MACHINE),
+            Key::User => or(&f.user, standard::NO_USER),
+            Key::Provider => f.provider().to_string(),
+            Key::Category => f.category().to_string(),
+            Key::Client => f.client.label(),
+            Key::Field(n, _) => event
+                .first(Field::Extra(*n))
+                .map_or_else(|| standard::NO_VALUE.to_string(), |v| text(&v)),
+        })
+        .collect()
+}
+
+/// The column of a key in endpoint rows: the machine is `host`.
+fn endpoint_column(k: &Key) -> &str {
+    match k {
+        Key::Src | Key::Host => "host",
+        other => other.column(),
+    }
+}
+
+fn endpoint_cells<'k>(row: &EndpointRow, keys: &'k [Key]) -> Vec<(&'k str, Cell)> {
+    let g = &row.group;
+    let mut cells: Vec<(&str, Cell)> = keys
+        .iter()
+        .zip(&row.keys)
+        .map(|(k, v)| (endpoint_column(k), Cell::Text(v.clone())))
+        .collect();
+    cells.extend([
+        ("Events", Cell::Int(g.events as i64)),
+        ("Kinds", strings(&g.kinds)),
+        ("Processes", strings(&g.processes)),
+        ("ParentProcesses", strings(&g.parents)),
+        ("AIServices", strings(&g.services)),
+        ("FirstSeen", number(g.first_seen)),
+        ("LastSeen", number(g.last_seen)),
+        ("Providers", strings(&g.providers)),
+        ("Categories", strings(&g.categories)),
+        ("Clients", strings(&g.clients)),
+        ("Reasons", Cell::List(g.reasons())),
+        ("RiskScore", Cell::Int(i64::from(g.risk_score()))),
+        (
+            "Allowlisted",
+            row.allowlisted.clone().map_or(Cell::Null, Cell::Text),
+        ),
+    ]);
+    cells
+}
+
+fn endpoint_event_cells(f: Option<&Finding<'_>>) -> Vec<(&'static str, Cell)> {
+    let Some(f) = f else {
+        return Vec::new();
+    };
+    let mut reasons: Vec<String> = endpoint::signal_names(f.signals)
+        .map(String::from)
+        .collect();
+    reasons.push(format!("client_{}", f.client.class.name()));
+    vec![
+        ("ai_kind", Cell::Text(f.kind.name().to_string())),
+        ("ai_provider", Cell::Text(f.provider().to_string())),
+        ("ai_category", Cell::Text(f.category().to_string())),
+        ("ai_client", Cell::Text(f.client.label())),
+        ("ai_score", Cell::Int(i64::from(f.score))),
+        ("ai_reasons", Cell::List(reasons)),
+        (
+            "ai_allowlisted",
+            f.allowlisted.clone().map_or(Cell::Null, Cell::Text),
+        ),
+    ]
+}
+
+/// The fields of an input record as output cells (`_chunked_idx` among them, when present).
+fn passthrough<'n>(record: &Record<'_>, names: &'n [String]) -> Vec<(&'n str, Cell)> {
     names
         .iter()
         .filter_map(|n| {
@@ -618,7 +797,7 @@ fn passthrough(record: &Record<'_>, names: &[String]) -> Vec<(String, Cell)> {
                 Value::One(v) => Cell::Text(text(v)),
                 Value::Many(items) => Cell::List(items.iter().map(|v| text(v)).collect()),
             };
-            Some((n.clone(), cell))
+            Some((n.as_str(), cell))
         })
         .collect()
 }
@@ -659,31 +838,27 @@ impl Command for AiDetect {
                     }
                 }
                 State::Standard(st) => {
-                    let StandardState {
-                        params,
-                        catalog,
-                        allowlist,
-                        scorer,
-                        groups,
-                        events_mode,
-                    } = &mut **st;
-                    let features = scorer.score(&event, catalog, allowlist);
-                    if *events_mode {
-                        let mut cells = event_cells(features.as_ref());
-                        if record.chunked_idx().is_none() {
-                            let own = passthrough(&record, &names);
-                            cells.splice(
-                                0..0,
-                                own.iter()
-                                    .map(|(n, c)| (n.as_str(), c.clone()))
-                                    .collect::<Vec<_>>(),
-                            );
-                            out.records.push(cells);
-                        } else {
-                            out.records.push_for(&record, cells);
+                    let st = &mut **st;
+                    let kind = st.kind.unwrap_or_else(|| endpoint::recognise(&event));
+                    if kind == EventKind::Proxy {
+                        let features = st.scorer.score(&event, &st.catalog, &st.allowlist);
+                        if st.events_mode {
+                            let cells = event_cells(features.as_ref());
+                            out.records
+                                .push(annotated(&record, &names, cells, st.redact));
+                        } else if let Some(f) = features {
+                            st.groups.add(&event, &f, &st.params.keys);
                         }
-                    } else if let Some(f) = features {
-                        groups.add(&event, &f, &params.keys);
+                    } else {
+                        let finding = endpoint::analyse(&event, kind, &st.catalog, &st.allowlist);
+                        if st.events_mode {
+                            let cells = endpoint_event_cells(finding.as_ref());
+                            out.records
+                                .push(annotated(&record, &names, cells, st.redact));
+                        } else if let Some(f) = finding {
+                            let keys = endpoint_keys(&event, &f, &st.params.keys);
+                            st.endpoint.add(keys, &f);
+                        }
                     }
                 }
             }
@@ -725,7 +900,9 @@ impl Command for AiDetect {
                     params,
                     scorer,
                     groups,
+                    endpoint,
                     events_mode,
+                    redact,
                     ..
                 } = &mut **st;
                 if scorer.browser_events > 0 {
@@ -738,12 +915,38 @@ impl Command for AiDetect {
                     return Ok(());
                 }
                 let groups = std::mem::take(groups);
-                let allowlisted = groups.allowlisted_events;
-                let (rows, qualified) = groups.finish(params, limit);
-                for row in &rows {
-                    out.records.push(standard_cells(row, &params.keys));
+                let allowlisted = groups.allowlisted_events + endpoint.allowlisted_events;
+                let (rows, _) = groups.finish(params, 0);
+                let endpoint_rows =
+                    std::mem::take(endpoint).finish(params.min_risk, params.hide_allowlisted);
+                // Proxy and endpoint rows in one ranking: not allowlisted first, then RiskScore.
+                let mut ranked: Vec<Ranked<'_>> = rows
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.allowlisted.is_some(),
+                            r.group.risk_score(),
+                            standard_cells(r, &params.keys),
+                        )
+                    })
+                    .chain(endpoint_rows.iter().map(|r| {
+                        (
+                            r.allowlisted.is_some(),
+                            r.group.risk_score(),
+                            endpoint_cells(r, &params.keys),
+                        )
+                    }))
+                    .collect();
+                ranked.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+                let qualified = ranked.len();
+                if limit > 0 {
+                    ranked.truncate(limit);
                 }
-                note_limit(out, qualified, rows.len());
+                let shown = ranked.len();
+                for (_, _, cells) in ranked {
+                    out.records.push(redacted(cells, *redact));
+                }
+                note_limit(out, qualified, shown);
                 if allowlisted > 0 && params.hide_allowlisted {
                     out.messages.push((
                         Level::Info,

@@ -508,23 +508,40 @@ fn mode_events_annotates_every_event_and_echoes_chunked_idx() {
     assert_eq!(replies.len(), 3);
     let mut reader = csv::Reader::from_reader(replies[1].1.as_bytes());
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    // Every field that came is returned (splunkd merges by _chunked_idx and keeps what the
+    // command returns), then the annotations.
     assert_eq!(
-        &header[..6],
+        header,
         [
             "_chunked_idx",
+            "src_ip",
+            "user",
+            "dest_host",
+            "http_method",
+            "uri_path",
+            "http_user_agent",
             "ai_provider",
             "ai_category",
             "ai_client",
             "ai_score",
-            "ai_reasons"
+            "ai_reasons",
+            "__mv_ai_reasons",
+            "ai_allowlisted"
         ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2, "every event is answered");
-    assert_eq!(&rows[0][0], "0");
-    assert_eq!(&rows[0][1], "OpenAI");
-    assert_eq!(&rows[0][3], "ai_sdk:openai-python");
-    assert_eq!(&rows[0][4], "78");
-    assert_eq!(&rows[1][0], "1");
-    assert_eq!(&rows[1][1], "", "not AI traffic: no annotation");
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(&rows[0][col("_chunked_idx")], "0");
+    assert_eq!(&rows[0][col("dest_host")], "api.openai.com");
+    assert_eq!(&rows[0][col("ai_provider")], "OpenAI");
+    assert_eq!(&rows[0][col("ai_client")], "ai_sdk:openai-python");
+    assert_eq!(&rows[0][col("ai_score")], "78");
+    assert_eq!(&rows[1][col("_chunked_idx")], "1");
+    assert_eq!(&rows[1][col("user")], "bob");
+    assert_eq!(
+        &rows[1][col("ai_provider")],
+        "",
+        "not AI traffic: no annotation"
+    );
 }

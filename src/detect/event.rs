@@ -39,12 +39,42 @@ pub enum Field {
     /// Pre-aggregated times: the earliest and latest `_time` of the row's events.
     FirstTime,
     LastTime,
+    Image,
+    CommandLine,
+    ParentImage,
+    NewProcessName,
+    ProcessCommandLine,
+    CreatorProcessName,
+    ParentProcessName,
+    Process,
+    ProcessName,
+    ParentProcess,
+    ProcessPath,
+    ScriptBlockText,
+    DestinationHostname,
+    DestinationIp,
+    QueryName,
+    TargetFilename,
+    AuditType,
+    Exe,
+    Comm,
+    Computer,
+    ComputerName,
+    Dvc,
+    Host,
+    UserCap,
+    SubjectUserName,
+    Auid,
+    Uid,
+    SourceIp,
+    /// auditd EXECVE arguments `a0` … `a19`.
+    AuditArg(u8),
     Extra(u8),
 }
 
 impl Field {
     /// The named fields, in index order (`index()` agrees: a unit test checks it).
-    pub const KNOWN: [Field; 29] = [
+    pub const KNOWN: [Field; 57] = [
         Field::DestHost,
         Field::HttpUserAgent,
         Field::CsUserAgent,
@@ -74,7 +104,38 @@ impl Field {
         Field::MaxBytes,
         Field::FirstTime,
         Field::LastTime,
+        Field::Image,
+        Field::CommandLine,
+        Field::ParentImage,
+        Field::NewProcessName,
+        Field::ProcessCommandLine,
+        Field::CreatorProcessName,
+        Field::ParentProcessName,
+        Field::Process,
+        Field::ProcessName,
+        Field::ParentProcess,
+        Field::ProcessPath,
+        Field::ScriptBlockText,
+        Field::DestinationHostname,
+        Field::DestinationIp,
+        Field::QueryName,
+        Field::TargetFilename,
+        Field::AuditType,
+        Field::Exe,
+        Field::Comm,
+        Field::Computer,
+        Field::ComputerName,
+        Field::Dvc,
+        Field::Host,
+        Field::UserCap,
+        Field::SubjectUserName,
+        Field::Auid,
+        Field::Uid,
+        Field::SourceIp,
     ];
+
+    /// How many `AuditArg` fields are read.
+    pub const AUDIT_ARGS: u8 = 20;
 
     /// The field's name in Splunk (`None` for `Extra`, which the command names).
     pub fn name(self) -> Option<&'static str> {
@@ -108,6 +169,35 @@ impl Field {
             Field::MaxBytes => "max_bytes_out",
             Field::FirstTime => "firstTime",
             Field::LastTime => "lastTime",
+            Field::Image => "Image",
+            Field::CommandLine => "CommandLine",
+            Field::ParentImage => "ParentImage",
+            Field::NewProcessName => "New_Process_Name",
+            Field::ProcessCommandLine => "Process_Command_Line",
+            Field::CreatorProcessName => "Creator_Process_Name",
+            Field::ParentProcessName => "parent_process_name",
+            Field::Process => "process",
+            Field::ProcessName => "process_name",
+            Field::ParentProcess => "parent_process",
+            Field::ProcessPath => "process_path",
+            Field::ScriptBlockText => "ScriptBlockText",
+            Field::DestinationHostname => "DestinationHostname",
+            Field::DestinationIp => "DestinationIp",
+            Field::QueryName => "QueryName",
+            Field::TargetFilename => "TargetFilename",
+            Field::AuditType => "type",
+            Field::Exe => "exe",
+            Field::Comm => "comm",
+            Field::Computer => "Computer",
+            Field::ComputerName => "ComputerName",
+            Field::Dvc => "dvc",
+            Field::Host => "host",
+            Field::UserCap => "User",
+            Field::SubjectUserName => "SubjectUserName",
+            Field::Auid => "auid",
+            Field::Uid => "uid",
+            Field::SourceIp => "SourceIp",
+            Field::AuditArg(n) => AUDIT_ARG_NAMES.get(n as usize)?,
             Field::Extra(_) => return None,
         })
     }
@@ -177,7 +267,36 @@ impl Field {
             Field::MaxBytes => 26,
             Field::FirstTime => 27,
             Field::LastTime => 28,
-            Field::Extra(n) => Field::KNOWN.len() + n as usize,
+            Field::Image => 29,
+            Field::CommandLine => 30,
+            Field::ParentImage => 31,
+            Field::NewProcessName => 32,
+            Field::ProcessCommandLine => 33,
+            Field::CreatorProcessName => 34,
+            Field::ParentProcessName => 35,
+            Field::Process => 36,
+            Field::ProcessName => 37,
+            Field::ParentProcess => 38,
+            Field::ProcessPath => 39,
+            Field::ScriptBlockText => 40,
+            Field::DestinationHostname => 41,
+            Field::DestinationIp => 42,
+            Field::QueryName => 43,
+            Field::TargetFilename => 44,
+            Field::AuditType => 45,
+            Field::Exe => 46,
+            Field::Comm => 47,
+            Field::Computer => 48,
+            Field::ComputerName => 49,
+            Field::Dvc => 50,
+            Field::Host => 51,
+            Field::UserCap => 52,
+            Field::SubjectUserName => 53,
+            Field::Auid => 54,
+            Field::Uid => 55,
+            Field::SourceIp => 56,
+            Field::AuditArg(n) => Field::KNOWN.len() + n as usize,
+            Field::Extra(n) => Field::KNOWN.len() + Field::AUDIT_ARGS as usize + n as usize,
         }
     }
 }
@@ -190,6 +309,11 @@ pub trait Event {
     /// Calls `visit` with every non-null value of the field, in order.
     fn each(&self, field: Field, visit: &mut dyn FnMut(&[u8]));
 }
+
+const AUDIT_ARG_NAMES: [&str; 20] = [
+    "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12", "a13", "a14",
+    "a15", "a16", "a17", "a18", "a19",
+];
 
 /// How many events the row stands for: its `count` when that is a whole number, else 1.
 pub fn weight<E: Event>(event: &E) -> u64 {
@@ -255,6 +379,8 @@ mod tests {
         for (i, f) in Field::KNOWN.iter().enumerate() {
             assert_eq!(f.index(), i, "{f:?}");
         }
-        assert_eq!(Field::Extra(0).index(), Field::KNOWN.len());
+        assert_eq!(Field::AuditArg(0).index(), Field::KNOWN.len());
+        assert_eq!(Field::Extra(0).index(), Field::KNOWN.len() + 20);
+        assert_eq!(Field::AuditArg(19).name(), Some("a19"));
     }
 }

@@ -4,8 +4,10 @@
 pub mod allowlist;
 pub mod catalog;
 pub mod client;
+pub mod endpoint;
 pub mod event;
 pub mod group;
+pub mod keys;
 pub mod partial;
 pub mod paths;
 pub mod seed;

@@ -6,6 +6,7 @@ use super::body::{RecordSet, Records};
 use super::chunk::{ChunkReader, write_chunk};
 use super::diag;
 use super::meta::{CommandType, Inspector, Level, Reply, Request, SearchInfo};
+use std::any::Any;
 use std::io::{self, BufRead, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -107,6 +108,11 @@ impl From<io::Error> for Stop {
 }
 
 /// Serves one search: reads requests from `input`, writes replies to `output`.
+///
+/// Nothing that happens inside unwinds out of here: a panic anywhere (in the command, the
+/// CSV reader, the framing, the input or output itself) becomes an error reply to the current
+/// request and `Ending::Failed`, so splunkd always gets a well-formed stream that ends with the
+/// reason, never a stream cut off mid-chunk.
 pub fn serve<C: Command, R: BufRead, W: Write>(
     command: &mut C,
     input: R,
@@ -117,15 +123,35 @@ pub fn serve<C: Command, R: BufRead, W: Write>(
     if let Some(max) = settings.max_body {
         reader = reader.with_max_body(max);
     }
-    match run(command, &mut reader, &mut output, settings) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        run(command, &mut reader, &mut output, settings)
+    }))
+    .unwrap_or_else(|payload| {
+        Err(Stop::Error(format!(
+            "internal error in the protocol layer: {}. This is a bug; please report it with the search that caused it",
+            panic_message(payload.as_ref())
+        )))
+    });
+    match outcome {
         Ok(()) => Ending::Done,
         Err(Stop::Error(message)) => {
             diag::log(Level::Error, &message);
-            if let Err(e) = write_reply(&mut output, &Reply::error(&message), b"") {
-                diag::log(
+            let written = catch_unwind(AssertUnwindSafe(|| {
+                write_reply(&mut output, &Reply::error(&message), b"")
+            }));
+            match written {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => diag::log(
                     Level::Error,
                     &format!("could not write the error reply: {e}"),
-                );
+                ),
+                Err(payload) => diag::log(
+                    Level::Error,
+                    &format!(
+                        "could not write the error reply: {}",
+                        panic_message(payload.as_ref())
+                    ),
+                ),
             }
             Ending::Failed(message)
         }
@@ -141,21 +167,24 @@ fn write_reply<W: Write>(out: &mut W, reply: &Reply, body: &[u8]) -> io::Result<
     write_chunk(out, &reply.to_json(), body)
 }
 
+/// The text of a panic's payload (`panic!` with a literal or a formatted message).
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
 /// Runs `f`, turning a panic into an error message instead of a broken stream.
 fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, CommandError>) -> Result<T, Stop> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(Stop::Error(e.0)),
-        Err(payload) => {
-            let detail = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            Err(Stop::Error(format!(
-                "internal error during {what}: {detail}. This is a bug; please report it with the search that caused it"
-            )))
-        }
+        Err(payload) => Err(Stop::Error(format!(
+            "internal error during {what}: {}. This is a bug; please report it with the search that caused it",
+            panic_message(payload.as_ref())
+        ))),
     }
 }
 
@@ -259,4 +288,189 @@ fn parse_request(metadata: &[u8], index: u64) -> Result<Request, Stop> {
             "protocol error: the metadata of request {index} is not valid JSON ({e})"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::chunk::encode_chunk;
+    use crate::protocol::driver::decode_replies;
+    use std::io::Read;
+
+    const GETINFO: &[u8] = br#"{"action":"getinfo"}"#;
+    const EXECUTE_LAST: &[u8] = br#"{"action":"execute","finished":true}"#;
+
+    /// Counts records; panics where it is told to.
+    #[derive(Default)]
+    struct Probe {
+        panic_in: &'static str,
+        rows: i64,
+    }
+
+    impl Probe {
+        fn maybe_panic(&self, here: &str) {
+            if self.panic_in == here {
+                panic!("probe panics in {here}");
+            }
+        }
+    }
+
+    impl Command for Probe {
+        fn getinfo(&mut self, _: &SearchInfo) -> Result<Declaration, CommandError> {
+            self.maybe_panic("getinfo");
+            Ok(Declaration::new(CommandType::Reporting))
+        }
+        fn execute(
+            &mut self,
+            records: &mut Records<'_>,
+            _: &mut Output,
+        ) -> Result<(), CommandError> {
+            self.maybe_panic("execute");
+            while records
+                .next()
+                .map_err(|e| CommandError::new(e.to_string()))?
+                .is_some()
+            {
+                self.rows += 1;
+            }
+            Ok(())
+        }
+        fn finish(&mut self, out: &mut Output) -> Result<(), CommandError> {
+            self.maybe_panic("finish");
+            out.records
+                .push([("rows", crate::protocol::Cell::Int(self.rows))]);
+            Ok(())
+        }
+    }
+
+    fn search() -> Vec<u8> {
+        let mut input = encode_chunk(GETINFO, b"");
+        input.extend(encode_chunk(
+            br#"{"action":"execute","finished":false}"#,
+            b"a\n1\n2\n",
+        ));
+        input.extend(encode_chunk(EXECUTE_LAST, b"a\n3\n"));
+        input
+    }
+
+    /// Serves `input` and returns the ending and the decoded replies (the stream must parse).
+    fn serve_with<R: BufRead, W: Write>(command: &mut Probe, input: R, output: W) -> Ending {
+        serve(command, input, output, &Settings::default())
+    }
+
+    fn assert_error_last(out: &[u8], replies: usize, needle: &str) {
+        let decoded = decode_replies(out).expect("a well-formed reply stream");
+        assert_eq!(decoded.len(), replies, "{decoded:?}");
+        let last = &decoded.last().unwrap().metadata;
+        let error = last["error"].as_str().expect("an error reply");
+        assert!(error.contains(needle), "{error}");
+        assert_eq!(last["finished"], true);
+    }
+
+    #[test]
+    fn a_whole_search_without_panics_answers_every_request() {
+        let mut out = Vec::new();
+        let ending = serve_with(&mut Probe::default(), &search()[..], &mut out);
+        assert_eq!(ending, Ending::Done);
+        let decoded = decode_replies(&out).unwrap();
+        assert_eq!(decoded.len(), 3);
+        assert_eq!(decoded[2].body, b"rows\n3\n");
+    }
+
+    #[test]
+    fn a_panic_in_any_command_method_is_an_error_reply_to_that_request() {
+        for (at, replies) in [("getinfo", 1), ("execute", 2), ("finish", 3)] {
+            let mut out = Vec::new();
+            let mut probe = Probe {
+                panic_in: at,
+                ..Probe::default()
+            };
+            let ending = serve_with(&mut probe, &search()[..], &mut out);
+            assert_eq!(ending.exit_code(), 1, "{at}");
+            assert_error_last(
+                &out,
+                replies,
+                &format!("internal error during {at}: probe panics in {at}"),
+            );
+        }
+    }
+
+    /// Input that panics once `after` bytes have been read: a bug below the command.
+    struct PanickyInput {
+        data: Vec<u8>,
+        pos: usize,
+        after: usize,
+    }
+
+    impl Read for PanickyInput {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.pos >= self.after {
+                panic!("the input broke");
+            }
+            let end = self.data.len().min(self.after).min(self.pos + buf.len());
+            let n = end - self.pos;
+            buf[..n].copy_from_slice(&self.data[self.pos..end]);
+            self.pos = end;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_panic_in_the_protocol_layer_is_an_error_reply_not_a_cut_stream() {
+        let data = search();
+        let getinfo_len = encode_chunk(GETINFO, b"").len();
+        let input = io::BufReader::with_capacity(
+            4,
+            PanickyInput {
+                data,
+                pos: 0,
+                after: getinfo_len + 10,
+            },
+        );
+        let mut out = Vec::new();
+        let ending = serve_with(&mut Probe::default(), input, &mut out);
+        assert_eq!(ending.exit_code(), 1);
+        assert_error_last(
+            &out,
+            2,
+            "internal error in the protocol layer: the input broke",
+        );
+    }
+
+    /// Output that panics on its `n`th write.
+    struct PanickyOutput {
+        writes: usize,
+        panic_at: usize,
+        bytes: Vec<u8>,
+    }
+
+    impl Write for PanickyOutput {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.writes += 1;
+            if self.writes >= self.panic_at {
+                panic!("the output broke");
+            }
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_panic_in_the_output_ends_the_session_as_failed_without_unwinding() {
+        let mut out = PanickyOutput {
+            writes: 0,
+            panic_at: 3, // header and metadata of the getinfo reply, then the next header
+            bytes: Vec::new(),
+        };
+        let ending = serve_with(&mut Probe::default(), &search()[..], &mut out);
+        let Ending::Failed(message) = ending else {
+            panic!("expected a failure, got {ending:?}");
+        };
+        assert!(message.contains("the output broke"), "{message}");
+        // The getinfo reply went out whole before the output broke.
+        assert_eq!(decode_replies(&out.bytes).unwrap().len(), 1);
+    }
 }
