@@ -1,5 +1,5 @@
-//! `profile=seed`: the seed SPL detection, rule by rule (see the project's docs/seed.md for
-//! the mapping to the original search).
+//! `profile=seed`: the seed SPL detection, rule by rule (the README's `profile=seed` section
+//! maps each rule to the original search).
 
 use super::event::{Event, Field, coalesce, weight};
 use std::borrow::Cow;
