@@ -38,8 +38,9 @@ OPTIONS:
     --chunk-rows N          rows per execute chunk (default 50000; --quick 10000)
     --aidetect PATH         the binary to measure (default: build target/release/aidetect)
     --write FILE            also write the report (Markdown) to FILE, e.g. BENCHMARKS.md
-    --repeat N              run each contender N times and keep the fastest run
-                            (default 3; --quick 1; splunklib always runs once)
+    --repeat N              run the contenders N times, in rounds, and keep each one's
+                            fastest run (default 3; --quick 1); splunklib, and any
+                            contender whose run took over a minute, run once
     --keep-streams          keep the generated input files under target/bench/
 ";
 
@@ -437,6 +438,105 @@ struct Declared {
     required_fields: Vec<String>,
 }
 
+/// A contender's later rounds are skipped once one of its runs took longer than this, so
+/// that the full run stays well within its time budget.
+const REPEAT_UNDER_SECONDS: f64 = 60.0;
+
+/// The programs to run and where they run.
+struct Setup {
+    places: Places,
+    aidetect: PathBuf,
+    python: Option<PathBuf>,
+    child_cpu: usize,
+}
+
+impl Setup {
+    fn program(&self, who: Who) -> Program {
+        let (program, argv, env) = match who {
+            Who::Floor => (
+                std::env::current_exe().expect("checked in Places::find"),
+                vec!["floor".to_string()],
+                Vec::new(),
+            ),
+            Who::Splunklib => (
+                self.python
+                    .clone()
+                    .expect("splunklib runs only with its venv"),
+                vec![
+                    "-u".to_string(),
+                    Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("splunklib_seed.py")
+                        .display()
+                        .to_string(),
+                ],
+                Vec::new(),
+            ),
+            // The lookups of the app are in the repository (the app folder in Splunk).
+            Who::Seed | Who::Standard | Who::Events => (
+                self.aidetect.clone(),
+                Vec::new(),
+                vec![(
+                    "AIDETECT_APP_DIR".to_string(),
+                    self.places.root.display().to_string(),
+                )],
+            ),
+        };
+        Program { program, argv, env }
+    }
+
+    fn getinfo(&self, who: Who) -> Vec<u8> {
+        run::getinfo_chunk(&who.search_args(), &self.places.work.join("dispatch"))
+    }
+
+    /// One run, with progress on stderr.
+    fn run_once(
+        &self,
+        who: Who,
+        scenario: &str,
+        stream: &Path,
+        written: &Written,
+    ) -> Result<Measured, String> {
+        progress(&format!("{scenario}: {}", who.label()));
+        let name = stream
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("stream");
+        let log = self
+            .places
+            .work
+            .join("logs")
+            .join(format!("{}-{name}.stderr", who.key()));
+        let m = run::run(
+            &self.program(who),
+            &self.getinfo(who),
+            stream,
+            written.chunks,
+            self.child_cpu,
+            &log,
+        )
+        .map_err(|e| format!("{scenario}: {}: {e}", who.label()))?;
+        progress(&format!(
+            "  {:.2} s ({:.2} s CPU), {:.1} MB/s, peak RSS {:.1} MiB",
+            m.seconds,
+            m.cpu_seconds,
+            m.bytes_in as f64 / 1e6 / m.seconds,
+            m.max_rss_kib as f64 / 1024.0
+        ));
+        Ok(m)
+    }
+}
+
+/// What the whole run collects.
+#[derive(Default)]
+struct Collected {
+    results: Vec<RunResult>,
+    bytes: Vec<BytesRow>,
+    checks: Vec<(String, Result<(), String>)>,
+    largest_chunk: HashMap<String, u64>,
+    /// splunklib runs by (events, groups): a 10M scenario reuses the run on its first 1M.
+    splunklib_runs: HashMap<(u64, u64), Measured>,
+}
+
 fn bench(o: &Options, args: &[String]) -> Result<bool, String> {
     let places = Places::find()?;
     let aidetect = match &o.aidetect {
@@ -450,7 +550,6 @@ fn bench(o: &Options, args: &[String]) -> Result<bool, String> {
     if let Some(cpu) = harness_cpu {
         run::pin_to(cpu).map_err(|e| format!("pinning the harness: {e}"))?;
     }
-
     let want_splunklib = o.contenders.contains(&Who::Splunklib)
         && match o.splunklib {
             Some(yes) => yes,
@@ -461,51 +560,22 @@ fn bench(o: &Options, args: &[String]) -> Result<bool, String> {
     } else {
         None
     };
+    let setup = Setup {
+        places,
+        aidetect,
+        python,
+        child_cpu,
+    };
     let contenders: Vec<Who> = o
         .contenders
         .iter()
         .copied()
-        .filter(|w| *w != Who::Splunklib || python.is_some())
+        .filter(|w| *w != Who::Splunklib || setup.python.is_some())
         .collect();
-
-    let dispatch = places.work.join("dispatch");
-    // The lookups of the app are in the repository (the app folder in Splunk).
-    let app_env = vec![(
-        "AIDETECT_APP_DIR".to_string(),
-        places.root.display().to_string(),
-    )];
-    let program = |who: Who| -> Program {
-        let (program, argv, env) = match who {
-            Who::Floor => (
-                std::env::current_exe().expect("checked in Places::find"),
-                vec!["floor".to_string()],
-                Vec::new(),
-            ),
-            Who::Splunklib => (
-                python.clone().expect("filtered above"),
-                vec![
-                    "-u".to_string(),
-                    Path::new(env!("CARGO_MANIFEST_DIR"))
-                        .join("splunklib_seed.py")
-                        .display()
-                        .to_string(),
-                ],
-                Vec::new(),
-            ),
-            _ => (aidetect.clone(), Vec::new(), app_env.clone()),
-        };
-        Program {
-            program,
-            argv,
-            env,
-            search_args: who.search_args(),
-        }
-    };
 
     let mut declared = HashMap::new();
     for who in [Who::Seed, Who::Standard, Who::Events] {
-        let p = program(who);
-        let reply = run::probe_getinfo(&p, &run::getinfo_chunk(&p.search_args, &dispatch))
+        let reply = run::probe_getinfo(&setup.program(who), &setup.getinfo(who))
             .map_err(|e| format!("getinfo of {}: {e}", who.label()))?;
         let required_fields = reply["required_fields"]
             .as_array()
@@ -525,11 +595,7 @@ fn bench(o: &Options, args: &[String]) -> Result<bool, String> {
         );
     }
 
-    let mut results: Vec<RunResult> = Vec::new();
-    let mut bytes_rows: Vec<BytesRow> = Vec::new();
-    let mut checks: Vec<(String, Result<(), String>)> = Vec::new();
-    let mut splunklib_runs: HashMap<(u64, u64), Measured> = HashMap::new();
-    let mut largest_chunk = HashMap::new();
+    let mut all = Collected::default();
     for &events in &o.sizes {
         for &groups in &o.groups {
             let shape = Shape {
@@ -537,132 +603,19 @@ fn bench(o: &Options, args: &[String]) -> Result<bool, String> {
                 groups,
                 chunk_rows: o.chunk_rows,
             };
-            let scenario = format!(
-                "{} events, {} groups",
-                short_count(events),
-                short_count(groups)
-            );
-            let (stream, written) = stream_file(&places, &shape)?;
-            largest_chunk.insert(scenario.clone(), written.largest_chunk);
-            let mut seed_table = None;
-            for &who in &contenders {
-                let (m, measured_events) = if who == Who::Splunklib && events > o.splunklib_max {
-                    // splunklib is slow: measure it on the first events and report that rate.
-                    let prefix = Shape {
-                        events: o.splunklib_max,
-                        ..shape
-                    };
-                    let key = (prefix.events, groups);
-                    if let Some(hit) = splunklib_runs.get(&key) {
-                        progress(&format!(
-                            "{scenario}: {} (the run on the same first {} events)",
-                            who.label(),
-                            short_count(prefix.events)
-                        ));
-                        (hit.clone(), prefix.events)
-                    } else {
-                        let (s, w) = stream_file(&places, &prefix)?;
-                        let m =
-                            measure(&places, &program(who), who, &scenario, &s, &w, child_cpu, 1)?;
-                        splunklib_runs.insert(key, m.clone());
-                        (m, prefix.events)
-                    }
-                } else {
-                    let m = measure(
-                        &places,
-                        &program(who),
-                        who,
-                        &scenario,
-                        &stream,
-                        &written,
-                        child_cpu,
-                        if who == Who::Splunklib { 1 } else { o.repeat },
-                    )?;
-                    if who == Who::Splunklib {
-                        splunklib_runs.insert((events, groups), m.clone());
-                    }
-                    (m, events)
-                };
-                // What the harness can check about each answer.
-                match who {
-                    Who::Floor => checks.push((
-                        format!("{scenario}: the floor read every row"),
-                        floor_counts(&m, &shape, &written),
-                    )),
-                    Who::Seed => {
-                        seed_table = Some(check::decode(&m.final_body));
-                        checks.push((
-                            format!("{scenario}: profile=seed found groups"),
-                            nonempty(&m),
-                        ));
-                    }
-                    Who::Standard => checks.push((
-                        format!("{scenario}: profile=standard found groups"),
-                        nonempty(&m),
-                    )),
-                    Who::Events => checks.push((
-                        format!("{scenario}: mode=events answered every event"),
-                        if m.rows_out == events {
-                            Ok(())
-                        } else {
-                            Err(format!("{} rows for {events} events", m.rows_out))
-                        },
-                    )),
-                    Who::Splunklib if measured_events == events => {
-                        if let Some(ours) = &seed_table {
-                            checks.push((
-                                format!("{scenario}: profile=seed = splunklib, row for row"),
-                                same_as_splunklib(ours, &m),
-                            ));
-                        }
-                    }
-                    Who::Splunklib => {}
-                }
-                results.push(RunResult {
-                    scenario: scenario.clone(),
-                    who,
-                    events: measured_events,
-                    m,
-                });
-            }
-            if !o.keep_streams && !o.quick {
-                remove_stream(&stream);
-            }
-
-            // Bytes per event with and without required_fields (on at most 1M events).
-            let sample = Shape {
-                events: events.min(1_000_000),
-                ..shape
-            };
-            progress(&format!("{scenario}: bytes per event"));
-            let all = bytes_per_event(&sample, &Columns::all());
-            for who in [Who::Seed, Who::Standard, Who::Events] {
-                let d = &declared[&who];
-                let cols = Columns::required(&d.required_fields, d.command_type == "stateful");
-                bytes_rows.push(BytesRow {
-                    scenario: scenario.clone(),
-                    who,
-                    sample_events: sample.events,
-                    command_type: d.command_type.clone(),
-                    required_fields: d.required_fields.clone(),
-                    sent: cols.names().iter().map(|s| s.to_string()).collect(),
-                    all_fields: all,
-                    required_only: bytes_per_event(&sample, &cols),
-                });
-            }
+            run_scenario(&setup, o, &contenders, &shape, &mut all)?;
+            measure_bytes(&shape, &declared, &mut all);
         }
     }
     if !o.keep_streams && !o.quick {
-        for &(events, groups) in splunklib_runs.keys() {
+        for &(events, groups) in all.splunklib_runs.keys() {
             let chunk_rows = o.chunk_rows;
-            remove_stream(&stream_path(
-                &places,
-                &Shape {
-                    events,
-                    groups,
-                    chunk_rows,
-                },
-            ));
+            let shape = Shape {
+                events,
+                groups,
+                chunk_rows,
+            };
+            remove_stream(&stream_path(&setup.places, &shape));
         }
     }
 
@@ -674,66 +627,178 @@ fn bench(o: &Options, args: &[String]) -> Result<bool, String> {
         chunk_rows: o.chunk_rows,
         splunklib_max: o.splunklib_max,
         repeat: o.repeat,
+        repeat_under_seconds: REPEAT_UNDER_SECONDS,
         load_before,
         load_after: report::load_average(),
-        largest_chunk,
-        python: python.clone(),
+        largest_chunk: all.largest_chunk,
+        python: setup.python.clone(),
     };
-    let text = report::render(&ctx, &results, &bytes_rows, &checks);
+    let text = report::render(&ctx, &all.results, &all.bytes, &all.checks);
     print!("{text}");
     if let Some(path) = &o.write {
         std::fs::write(path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
         progress(&format!("wrote {}", path.display()));
     }
-    let failed = checks.iter().filter(|(_, r)| r.is_err()).count();
+    let failed = all.checks.iter().filter(|(_, r)| r.is_err()).count();
     if failed > 0 {
         eprintln!("aidetect-bench: {failed} harness check(s) failed");
     }
     Ok(failed == 0)
 }
 
-/// Runs one contender `repeat` times and keeps the fastest run (the least disturbed by
-/// whatever else the machine was doing), with progress on stderr.
-#[allow(clippy::too_many_arguments)]
-fn measure(
-    places: &Places,
-    p: &Program,
-    who: Who,
+fn scenario_name(shape: &Shape) -> String {
+    format!(
+        "{} events, {} groups",
+        short_count(shape.events),
+        short_count(shape.groups)
+    )
+}
+
+/// Runs every contender on one shape, in rounds (each round runs each contender once, so
+/// that a busy moment of the machine hits them alike), keeps each one's fastest run, then
+/// checks the answers.
+fn run_scenario(
+    setup: &Setup,
+    o: &Options,
+    contenders: &[Who],
+    shape: &Shape,
+    all: &mut Collected,
+) -> Result<(), String> {
+    let scenario = scenario_name(shape);
+    let (stream, written) = stream_file(&setup.places, shape)?;
+    all.largest_chunk
+        .insert(scenario.clone(), written.largest_chunk);
+    let mut best: Vec<Option<(Measured, u64)>> = vec![None; contenders.len()];
+    for round in 1..=o.repeat.max(1) {
+        for (i, &who) in contenders.iter().enumerate() {
+            let slow = best[i]
+                .as_ref()
+                .is_some_and(|(m, _)| m.seconds > REPEAT_UNDER_SECONDS);
+            if round > 1 && (who == Who::Splunklib || slow) {
+                continue;
+            }
+            let run = if who == Who::Splunklib {
+                splunklib_run(setup, o, shape, &scenario, &stream, &written, all)?
+            } else {
+                (
+                    setup.run_once(who, &scenario, &stream, &written)?,
+                    shape.events,
+                )
+            };
+            if best[i]
+                .as_ref()
+                .is_none_or(|(b, _)| run.0.seconds < b.seconds)
+            {
+                best[i] = Some(run);
+            }
+        }
+    }
+    if !o.keep_streams && !o.quick {
+        remove_stream(&stream);
+    }
+
+    let seed = contenders
+        .iter()
+        .position(|w| *w == Who::Seed)
+        .and_then(|i| best[i].as_ref())
+        .map(|(m, _)| check::decode(&m.final_body));
+    for (&who, run) in contenders.iter().zip(best) {
+        let (m, events) = run.expect("every contender ran in round 1");
+        let name = |what: &str| format!("{scenario}: {what}");
+        match who {
+            Who::Floor => all.checks.push((
+                name("the floor read every row"),
+                floor_counts(&m, shape, &written),
+            )),
+            Who::Seed => all
+                .checks
+                .push((name("profile=seed found groups"), nonempty(&m))),
+            Who::Standard => all
+                .checks
+                .push((name("profile=standard found groups"), nonempty(&m))),
+            Who::Events => all.checks.push((
+                name("mode=events answered every event"),
+                if m.rows_out == shape.events {
+                    Ok(())
+                } else {
+                    Err(format!("{} rows for {} events", m.rows_out, shape.events))
+                },
+            )),
+            Who::Splunklib => {
+                if let (Some(ours), true) = (&seed, events == shape.events) {
+                    all.checks.push((
+                        name("profile=seed = splunklib, row for row"),
+                        same_as_splunklib(ours, &m),
+                    ));
+                }
+            }
+        }
+        all.results.push(RunResult {
+            scenario: scenario.clone(),
+            who,
+            events,
+            m,
+        });
+    }
+    Ok(())
+}
+
+/// splunklib on the scenario, or on its first `--splunklib-max` events (run once per
+/// distinct input: a 10M scenario reuses the run of the 1M scenario with the same groups,
+/// whose input is the same bytes).
+fn splunklib_run(
+    setup: &Setup,
+    o: &Options,
+    shape: &Shape,
     scenario: &str,
     stream: &Path,
     written: &Written,
-    cpu: usize,
-    repeat: u32,
-) -> Result<Measured, String> {
-    let name = stream
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("stream");
-    let log = places
-        .work
-        .join("logs")
-        .join(format!("{}-{name}.stderr", who.key()));
-    let getinfo = run::getinfo_chunk(&p.search_args, &places.work.join("dispatch"));
-    let mut best: Option<Measured> = None;
-    for i in 1..=repeat.max(1) {
+    all: &mut Collected,
+) -> Result<(Measured, u64), String> {
+    let events = shape.events.min(o.splunklib_max);
+    if let Some(hit) = all.splunklib_runs.get(&(events, shape.groups)) {
         progress(&format!(
-            "{scenario}: {} (run {i} of {repeat})",
-            who.label()
+            "{scenario}: {} (the run on the same first {} events)",
+            Who::Splunklib.label(),
+            short_count(events)
         ));
-        let m = run::run(p, &getinfo, stream, written.chunks, cpu, &log)
-            .map_err(|e| format!("{scenario}: {}: {e}", who.label()))?;
-        progress(&format!(
-            "  {:.2} s ({:.2} s CPU), {:.1} MB/s, peak RSS {:.1} MiB",
-            m.seconds,
-            m.cpu_seconds,
-            m.bytes_in as f64 / 1e6 / m.seconds,
-            m.max_rss_kib as f64 / 1024.0
-        ));
-        if best.as_ref().is_none_or(|b| m.seconds < b.seconds) {
-            best = Some(m);
-        }
+        return Ok((hit.clone(), events));
     }
-    Ok(best.expect("at least one run"))
+    let m = if events == shape.events {
+        setup.run_once(Who::Splunklib, scenario, stream, written)?
+    } else {
+        let prefix = Shape { events, ..*shape };
+        let (s, w) = stream_file(&setup.places, &prefix)?;
+        setup.run_once(Who::Splunklib, scenario, &s, &w)?
+    };
+    all.splunklib_runs.insert((events, shape.groups), m.clone());
+    Ok((m, events))
+}
+
+/// Bytes per event with every field and with each profile's required fields, on at most
+/// the first 1M events (the ratio does not depend on the length).
+fn measure_bytes(shape: &Shape, declared: &HashMap<Who, Declared>, all: &mut Collected) {
+    let scenario = scenario_name(shape);
+    let sample = Shape {
+        events: shape.events.min(1_000_000),
+        ..*shape
+    };
+    progress(&format!("{scenario}: bytes per event"));
+    let every = bytes_per_event(&sample, &Columns::all());
+    for who in [Who::Seed, Who::Standard, Who::Events] {
+        let d = &declared[&who];
+        let cols = Columns::required(&d.required_fields, d.command_type == "stateful");
+        all.bytes.push(BytesRow {
+            scenario: scenario.clone(),
+            who,
+            sample_events: sample.events,
+            command_type: d.command_type.clone(),
+            required_fields: d.required_fields.clone(),
+            sent: cols.names().iter().map(|s| s.to_string()).collect(),
+            all_fields: every,
+            required_only: bytes_per_event(&sample, &cols),
+        });
+    }
 }
 
 fn command_line(args: &[String]) -> String {

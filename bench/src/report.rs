@@ -43,6 +43,7 @@ pub struct Context {
     pub chunk_rows: u64,
     pub splunklib_max: u64,
     pub repeat: u32,
+    pub repeat_under_seconds: f64,
     pub load_before: String,
     pub load_after: String,
     pub largest_chunk: HashMap<String, u64>,
@@ -159,9 +160,10 @@ pub fn render(
     );
     let _ = writeln!(
         s,
-        "- Load average (1, 5, 15 min) before the run: {}; after: {}. Each contender ran {} \
-         time(s) and the fastest run is reported (splunklib runs once).",
-        ctx.load_before, ctx.load_after, ctx.repeat
+        "- Load average (1, 5, 15 min) before the run: {}; after: {}. The contenders ran in \
+         {} round(s) and each one's fastest run is reported; splunklib, and a contender whose \
+         run took over {:.0} s, ran once.",
+        ctx.load_before, ctx.load_after, ctx.repeat, ctx.repeat_under_seconds
     );
     if ctx.quick {
         let _ = writeln!(

@@ -12,13 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// A process to benchmark and the search arguments it gets in getinfo.
+/// A process to benchmark.
 #[derive(Debug, Clone)]
 pub struct Program {
     pub program: PathBuf,
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
-    pub search_args: Vec<String>,
 }
 
 /// What one run measured and what the command answered.
