@@ -1,5 +1,6 @@
 //! CSV bodies: records in (with the `__mv_` multivalue codec) and records out.
 
+use super::csvscan::{Row, Scanner};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -7,17 +8,6 @@ use std::collections::HashMap;
 pub enum BodyError {
     #[error("the CSV body is malformed at line {line}: {detail}")]
     Csv { line: u64, detail: String },
-}
-
-impl BodyError {
-    fn from_csv(e: csv::Error) -> BodyError {
-        let line = e.position().map(|p| p.line()).unwrap_or(0);
-        let detail = match e.kind() {
-            csv::ErrorKind::Io(io) => io.to_string(),
-            _ => e.to_string(),
-        };
-        BodyError::Csv { line, detail }
-    }
 }
 
 /// Identifies a field of the current chunk's header.
@@ -34,9 +24,8 @@ pub struct Fields {
 }
 
 impl Fields {
-    fn from_header(header: &csv::ByteRecord) -> Fields {
+    fn from_header<'h>(header: impl Iterator<Item = &'h [u8]>) -> Fields {
         let cols: Vec<String> = header
-            .iter()
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .collect();
         let position: HashMap<&str, usize> = cols
@@ -115,11 +104,12 @@ impl<'a> Value<'a> {
     }
 }
 
-/// A reader over the records of one CSV body, reusing one buffer for every row.
+/// A reader over the records of one CSV body: field boundaries are found in place and one
+/// row buffer is reused, so reading a record allocates nothing.
 pub struct Records<'a> {
-    reader: csv::Reader<&'a [u8]>,
+    scanner: Scanner<'a>,
     fields: Fields,
-    record: csv::ByteRecord,
+    row: Row,
     chunked_idx: Option<FieldId>,
     read: u64,
 }
@@ -127,24 +117,18 @@ pub struct Records<'a> {
 impl<'a> Records<'a> {
     /// An empty body or a header-only body yields no records.
     pub fn new(body: &'a [u8]) -> Result<Records<'a>, BodyError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(body);
-        let mut header = csv::ByteRecord::new();
-        let fields = if reader
-            .read_byte_record(&mut header)
-            .map_err(BodyError::from_csv)?
-        {
-            Fields::from_header(&header)
+        let mut scanner = Scanner::new(body);
+        let mut row = Row::default();
+        let fields = if scanner.next_row(&mut row) {
+            Fields::from_header((0..row.len()).filter_map(|i| row.get(body, i)))
         } else {
             Fields::default()
         };
         let chunked_idx = fields.id("_chunked_idx");
         Ok(Records {
-            reader,
+            scanner,
             fields,
-            record: csv::ByteRecord::new(),
+            row,
             chunked_idx,
             read: 0,
         })
@@ -162,17 +146,14 @@ impl<'a> Records<'a> {
     /// The next record, or `None` at the end of the body.
     #[allow(clippy::should_implement_trait)] // a lending iterator: the record borrows the reader
     pub fn next(&mut self) -> Result<Option<Record<'_>>, BodyError> {
-        if !self
-            .reader
-            .read_byte_record(&mut self.record)
-            .map_err(BodyError::from_csv)?
-        {
+        if !self.scanner.next_row(&mut self.row) {
             return Ok(None);
         }
         self.read += 1;
         Ok(Some(Record {
             fields: &self.fields,
-            cells: &self.record,
+            row: &self.row,
+            body: self.scanner.body(),
             chunked_idx: self.chunked_idx,
         }))
     }
@@ -182,19 +163,21 @@ impl<'a> Records<'a> {
 #[derive(Clone, Copy)]
 pub struct Record<'r> {
     fields: &'r Fields,
-    cells: &'r csv::ByteRecord,
+    row: &'r Row,
+    body: &'r [u8],
     chunked_idx: Option<FieldId>,
 }
 
 impl<'r> Record<'r> {
     /// The plain cell of a field (`None` when the row is shorter than the header).
+    #[inline]
     pub fn cell(&self, id: FieldId) -> Option<&'r [u8]> {
-        self.cells.get(self.fields.value_col[id.0])
+        self.row.get(self.body, self.fields.value_col[id.0])
     }
 
     /// The field's value: the `__mv_` list when that cell is set, else the plain cell.
     pub fn get(&self, id: FieldId) -> Value<'r> {
-        if let Some(mv) = self.fields.mv_col[id.0].and_then(|c| self.cells.get(c))
+        if let Some(mv) = self.fields.mv_col[id.0].and_then(|c| self.row.get(self.body, c))
             && !mv.is_empty()
         {
             let items = decode_mv(mv);

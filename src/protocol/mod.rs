@@ -5,6 +5,7 @@
 
 pub mod body;
 pub mod chunk;
+pub mod csvscan;
 pub mod diag;
 pub mod driver;
 pub mod meta;
