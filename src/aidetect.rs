@@ -4,6 +4,7 @@ use crate::detect::allowlist::{self, Allowlist};
 use crate::detect::catalog::Catalog;
 use crate::detect::endpoint::{self, EndpointGroups, EndpointRow, Finding, Kind as EventKind};
 use crate::detect::group::{SeedGroups, SeedRow};
+use crate::detect::guard::{Limits, Tripped};
 use crate::detect::keys;
 use crate::detect::partial::{self, PartialError};
 use crate::detect::seed::{SEED_FIELDS, SeedParams, score_event};
@@ -67,6 +68,24 @@ pub const OPTIONS: &[Spec] = &[
         },
         default: "10000",
         help: "return at most this many rows (0 = no limit)",
+    },
+    Spec {
+        name: "max_groups",
+        kind: Kind::Int {
+            min: 1,
+            max: i64::MAX,
+        },
+        default: "500000",
+        help: "at most this many groups are kept; events of further groups are counted in one \"(over max_groups)\" row",
+    },
+    Spec {
+        name: "max_values",
+        kind: Kind::Int {
+            min: 1,
+            max: i64::MAX,
+        },
+        default: "10000",
+        help: "at most this many values are listed per multivalue column of a group (counts stay exact)",
     },
     Spec {
         name: "catalog",
@@ -433,6 +452,15 @@ impl AiDetect {
             self.limit = usize::try_from(l).unwrap_or(usize::MAX);
         }
         let large_bytes = opts.int("large_bytes").unwrap_or(50_000);
+        let defaults = Limits::default();
+        let cap = |name: &str, default: usize| {
+            opts.int(name)
+                .map_or(default, |v| usize::try_from(v).unwrap_or(usize::MAX))
+        };
+        let limits = Limits {
+            max_groups: cap("max_groups", defaults.max_groups),
+            max_values: cap("max_values", defaults.max_values),
+        };
         let seed = opts.text("profile") == Some("seed");
         if seed {
             if let Some(name) = opts.given().find(|n| STANDARD_ONLY.contains(n)) {
@@ -440,12 +468,14 @@ impl AiDetect {
                     "option {name} applies to profile=standard; remove it or remove profile=seed"
                 )));
             }
+            let mut groups = SeedGroups::new();
+            groups.limits = limits;
             self.state = State::Seed {
                 params: SeedParams {
                     large_bytes,
                     min_score: opts.int("min_score").unwrap_or(1),
                 },
-                groups: SeedGroups::new(),
+                groups,
             };
             let mut fields = SEED_FIELDS.to_vec();
             fields.extend([Field::Count, Field::SumBytes, Field::MaxBytes]);
@@ -531,8 +561,8 @@ impl AiDetect {
             params,
             catalog,
             allowlist,
-            groups: Groups::new(),
-            endpoint: EndpointGroups::default(),
+            groups: Groups::with_limits(limits),
+            endpoint: EndpointGroups::with_limits(limits),
             events_mode,
             kind,
             redact: opts.bool("redact") != Some(false),
@@ -576,12 +606,17 @@ impl AiDetect {
     fn emit_partials(&mut self, out: &mut Output) {
         let (kind, states, counters) = match &mut self.state {
             State::Seed { groups, .. } => {
-                let c = serde_json::json!({"kind": "counters", "keyless": groups.keyless_events, "browser": 0});
+                let t = std::mem::take(&mut groups.tripped);
+                let c = serde_json::json!({"kind": "counters", "keyless": groups.keyless_events, "browser": 0,
+                    "overflow": t.overflow_events, "dropped": t.dropped_values});
                 groups.keyless_events = 0;
                 ("seed", groups.drain_partials(), c)
             }
             State::Standard(st) => {
-                let c = serde_json::json!({"kind": "counters", "keyless": 0, "browser": st.scorer.browser_events});
+                let mut t = std::mem::take(&mut st.groups.tripped);
+                t.merge(std::mem::take(&mut st.endpoint.tripped));
+                let c = serde_json::json!({"kind": "counters", "keyless": 0, "browser": st.scorer.browser_events,
+                    "overflow": t.overflow_events, "dropped": t.dropped_values});
                 st.scorer.browser_events = 0;
                 let mut states = st.groups.drain_partials();
                 for mut e in st.endpoint.drain_partials() {
@@ -622,9 +657,19 @@ impl AiDetect {
         match (kind, &mut self.state) {
             ("counters", state) => {
                 let n = |k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
+                let t = Tripped {
+                    overflow_events: n("overflow"),
+                    dropped_values: n("dropped"),
+                };
                 match state {
-                    State::Seed { groups, .. } => groups.keyless_events += n("keyless"),
-                    State::Standard(st) => st.scorer.browser_events += n("browser"),
+                    State::Seed { groups, .. } => {
+                        groups.keyless_events += n("keyless");
+                        groups.tripped.merge(t);
+                    }
+                    State::Standard(st) => {
+                        st.scorer.browser_events += n("browser");
+                        st.groups.tripped.merge(t);
+                    }
                 }
                 Ok(())
             }
@@ -883,6 +928,9 @@ impl Command for AiDetect {
             State::Seed { params, groups } => {
                 let groups = std::mem::take(groups);
                 let keyless = groups.keyless_events;
+                for w in groups.tripped.warnings(&groups.limits) {
+                    out.messages.push((Level::Warn, w));
+                }
                 let (rows, qualified) = groups.finish(params, limit);
                 for row in &rows {
                     out.records.push(seed_cells(row));
@@ -916,6 +964,11 @@ impl Command for AiDetect {
                 }
                 let groups = std::mem::take(groups);
                 let allowlisted = groups.allowlisted_events + endpoint.allowlisted_events;
+                let mut tripped = groups.tripped;
+                tripped.merge(endpoint.tripped);
+                for w in tripped.warnings(&groups.limits) {
+                    out.messages.push((Level::Warn, w));
+                }
                 let (rows, _) = groups.finish(params, 0);
                 let endpoint_rows =
                     std::mem::take(endpoint).finish(params.min_risk, params.hide_allowlisted);

@@ -7,6 +7,7 @@ use super::allowlist::{Allowlist, Subject};
 use super::catalog::{Catalog, Service, normalize_host};
 use super::client::{Client, ClientClass};
 use super::event::{Event, Field, coalesce};
+use super::guard::{self, Limits, OVERFLOW, Tripped};
 use super::keys;
 use super::paths;
 use super::time::parse_time;
@@ -527,8 +528,9 @@ pub struct EndpointGroup {
 }
 
 impl EndpointGroup {
-    fn add(&mut self, f: &Finding<'_>) {
+    fn add(&mut self, f: &Finding<'_>, limits: &Limits, t: &mut Tripped) {
         self.events += 1;
+        let mut insert = |set: &mut BTreeSet<String>, v: &str| guard::insert_str(set, v, limits, t);
         insert(&mut self.kinds, f.kind.name());
         if let Some(p) = &f.process {
             insert(&mut self.processes, p);
@@ -551,7 +553,7 @@ impl EndpointGroup {
         }
     }
 
-    fn merge(&mut self, o: &EndpointGroup) {
+    fn merge(&mut self, o: &EndpointGroup, limits: &Limits, t: &mut Tripped) {
         self.events += o.events;
         for (into, from) in [
             (&mut self.kinds, &o.kinds),
@@ -562,7 +564,7 @@ impl EndpointGroup {
             (&mut self.categories, &o.categories),
             (&mut self.clients, &o.clients),
         ] {
-            super::partial::union(into, from);
+            guard::union(into, from, limits, t);
         }
         self.signals |= o.signals;
         self.client_classes |= o.client_classes;
@@ -597,12 +599,6 @@ impl EndpointGroup {
     }
 }
 
-fn insert(set: &mut BTreeSet<String>, v: &str) {
-    if !set.contains(v) {
-        set.insert(v.to_string());
-    }
-}
-
 /// Placeholders for an endpoint event without a machine or user name.
 pub const NO_MACHINE: &str = "(no host)";
 
@@ -619,21 +615,46 @@ pub struct EndpointRow {
 pub struct EndpointGroups {
     groups: std::collections::HashMap<(Vec<String>, Option<String>), EndpointGroup>,
     pub allowlisted_events: u64,
+    pub limits: Limits,
+    /// What the guards cut.
+    pub tripped: Tripped,
 }
 
 impl EndpointGroups {
+    pub fn with_limits(limits: Limits) -> EndpointGroups {
+        EndpointGroups {
+            limits,
+            ..EndpointGroups::default()
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
+    }
+
+    /// The group of a key; past `max_groups` a new key becomes the overflow key.
+    fn group(
+        &mut self,
+        mut keys: Vec<String>,
+        allow: Option<String>,
+        events: u64,
+    ) -> &mut EndpointGroup {
+        let key_absent = !self.groups.contains_key(&(keys.clone(), allow.clone()));
+        if key_absent && self.groups.len() >= self.limits.max_groups {
+            self.tripped.overflow_events += events;
+            keys = vec![OVERFLOW.to_string(); keys.len()];
+        }
+        self.groups.entry((keys, allow)).or_default()
     }
 
     pub fn add(&mut self, keys: Vec<String>, f: &Finding<'_>) {
         if f.allowlisted.is_some() {
             self.allowlisted_events += 1;
         }
-        self.groups
-            .entry((keys, f.allowlisted.clone()))
-            .or_default()
-            .add(f);
+        let (limits, mut t) = (self.limits, self.tripped);
+        self.group(keys, f.allowlisted.clone(), 1)
+            .add(f, &limits, &mut t);
+        self.tripped.dropped_values = t.dropped_values;
     }
 
     pub fn drain_partials(&mut self) -> Vec<serde_json::Value> {
@@ -683,7 +704,9 @@ impl EndpointGroups {
         if allow.is_some() {
             self.allowlisted_events += g.events;
         }
-        self.groups.entry((keys, allow)).or_default().merge(&g);
+        let (limits, mut t) = (self.limits, self.tripped);
+        self.group(keys, allow, g.events).merge(&g, &limits, &mut t);
+        self.tripped.dropped_values = t.dropped_values;
         Ok(())
     }
 

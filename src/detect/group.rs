@@ -2,6 +2,7 @@
 //! outputs, finalised into rows.
 
 use super::event::{Event, Field};
+use super::guard::{self, Limits, OVERFLOW, Tripped};
 use super::partial::{self, PartialError};
 use super::seed::{SeedFeatures, SeedParams};
 use super::sum::ExactSum;
@@ -22,20 +23,25 @@ pub struct SeedGroup {
 }
 
 impl SeedGroup {
-    /// `TotalBytesUploaded`, exactly rounded (independent of event order).
-    pub fn total_bytes(&self) -> Option<f64> {
-        self.bytes.as_ref().map(ExactSum::value)
-    }
-
-    pub fn merge(&mut self, other: &SeedGroup) {
+    fn merge_capped(&mut self, other: &SeedGroup, limits: &Limits, tripped: &mut Tripped) {
         self.requests += other.requests;
         if let Some(b) = &other.bytes {
             self.bytes.get_or_insert_with(ExactSum::new).merge(b);
         }
-        partial::union(&mut self.ai_services, &other.ai_services);
-        partial::union(&mut self.endpoint_paths, &other.endpoint_paths);
-        partial::union(&mut self.user_agents, &other.user_agents);
+        guard::union(&mut self.ai_services, &other.ai_services, limits, tripped);
+        guard::union(
+            &mut self.endpoint_paths,
+            &other.endpoint_paths,
+            limits,
+            tripped,
+        );
+        guard::union(&mut self.user_agents, &other.user_agents, limits, tripped);
         self.max_score = self.max_score.max(other.max_score);
+    }
+
+    /// `TotalBytesUploaded`, exactly rounded (independent of event order).
+    pub fn total_bytes(&self) -> Option<f64> {
+        self.bytes.as_ref().map(ExactSum::value)
     }
 }
 
@@ -57,6 +63,9 @@ impl SeedRow {
 pub struct SeedGroups {
     groups: HashMap<Vec<u8>, SeedGroup>,
     key: Vec<u8>,
+    pub limits: Limits,
+    /// What the guards cut.
+    pub tripped: Tripped,
     /// Events that passed the filters but had no `src_ip` or no `user` (lost, as in SPL).
     pub keyless_events: u64,
 }
@@ -68,16 +77,30 @@ fn push_key(key: &mut Vec<u8>, src: &[u8], user: &[u8]) {
     key.extend_from_slice(user);
 }
 
+/// The group of `key`; past `max_groups` a new key is replaced by the overflow key.
+fn group_of<'g>(
+    groups: &'g mut HashMap<Vec<u8>, SeedGroup>,
+    key: &mut Vec<u8>,
+    limits: &Limits,
+    tripped: &mut Tripped,
+    events: u64,
+) -> &'g mut SeedGroup {
+    if !groups.contains_key(key.as_slice()) {
+        if groups.len() >= limits.max_groups {
+            tripped.overflow_events += events;
+            push_key(key, OVERFLOW.as_bytes(), OVERFLOW.as_bytes());
+        }
+        if !groups.contains_key(key.as_slice()) {
+            groups.insert(key.clone(), SeedGroup::default());
+        }
+    }
+    groups.get_mut(key.as_slice()).expect("present")
+}
+
 fn split_key(key: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let (len, rest) = key.split_at(8);
     let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
     (rest[..len].to_vec(), rest[len..].to_vec())
-}
-
-fn insert_value(set: &mut BTreeSet<Vec<u8>>, value: &[u8]) {
-    if !set.contains(value) {
-        set.insert(value.to_vec());
-    }
 }
 
 impl SeedGroups {
@@ -93,16 +116,6 @@ impl SeedGroups {
         self.groups.is_empty()
     }
 
-    fn group(&mut self, src: &[u8], user: &[u8]) -> &mut SeedGroup {
-        push_key(&mut self.key, src, user);
-        if !self.groups.contains_key(self.key.as_slice()) {
-            self.groups.insert(self.key.clone(), SeedGroup::default());
-        }
-        self.groups
-            .get_mut(self.key.as_slice())
-            .expect("just inserted")
-    }
-
     /// Folds one scored event into the group of every (`src_ip`, `user`) value pair.
     pub fn add<E: Event>(&mut self, event: &E, features: &SeedFeatures<'_>) {
         let mut srcs: Vec<Vec<u8>> = Vec::new();
@@ -113,20 +126,23 @@ impl SeedGroups {
             self.keyless_events += features.weight;
             return;
         }
+        let limits = self.limits;
         for src in &srcs {
             for user in &users {
-                let group = self.group(src, user);
+                push_key(&mut self.key, src, user);
+                let t = &mut self.tripped;
+                let group = group_of(&mut self.groups, &mut self.key, &limits, t, features.weight);
                 group.requests += features.weight;
                 if let Some(b) = features.bytes_total {
                     group.bytes.get_or_insert_with(ExactSum::new).add(b);
                 }
                 event.each(Field::DestHost, &mut |h| {
-                    insert_value(&mut group.ai_services, h)
+                    guard::insert_bytes(&mut group.ai_services, h, &limits, t)
                 });
                 event.each(Field::UriPath, &mut |p| {
-                    insert_value(&mut group.endpoint_paths, p)
+                    guard::insert_bytes(&mut group.endpoint_paths, p, &limits, t)
                 });
-                insert_value(&mut group.user_agents, &features.user_agent);
+                guard::insert_bytes(&mut group.user_agents, &features.user_agent, &limits, t);
                 group.max_score = group.max_score.max(features.score);
             }
         }
@@ -166,7 +182,11 @@ impl SeedGroups {
         };
         let src = partial::bytes_from_json(get("src")?)?;
         let user = partial::bytes_from_json(get("user")?)?;
-        self.group(&src, &user).merge(&g);
+        let limits = self.limits;
+        push_key(&mut self.key, &src, &user);
+        let t = &mut self.tripped;
+        group_of(&mut self.groups, &mut self.key, &limits, t, g.requests)
+            .merge_capped(&g, &limits, t);
         Ok(())
     }
 

@@ -7,6 +7,7 @@ pub mod client;
 pub mod endpoint;
 pub mod event;
 pub mod group;
+pub mod guard;
 pub mod keys;
 pub mod partial;
 pub mod paths;

@@ -5,6 +5,7 @@ use super::allowlist::{Allowlist, Subject};
 use super::catalog::{Catalog, Service, normalize_host};
 use super::client::{Client, ClientClass, classify};
 use super::event::{Event, Field, coalesce, weight};
+use super::guard::{self, Limits, OVERFLOW, Tripped};
 use super::partial::{self, PartialError};
 use super::paths::{PathShape, shape};
 use super::seed::{is_api_endpoint, is_post, lowercase, to_number, weighted_bytes};
@@ -446,25 +447,25 @@ impl Group {
         self.bytes.as_ref().map(ExactSum::value)
     }
 
-    pub fn merge(&mut self, o: &Group) {
+    pub fn merge(&mut self, o: &Group, limits: &Limits, t: &mut Tripped) {
         self.requests += o.requests;
         if let Some(b) = &o.bytes {
             self.bytes.get_or_insert_with(ExactSum::new).merge(b);
         }
         self.max_bytes = max_opt(self.max_bytes, o.max_bytes);
-        partial::union(&mut self.sources, &o.sources);
-        partial::union(&mut self.ai_services, &o.ai_services);
-        partial::union(&mut self.endpoint_paths, &o.endpoint_paths);
-        partial::union(&mut self.user_agents, &o.user_agents);
+        guard::union(&mut self.sources, &o.sources, limits, t);
+        guard::union(&mut self.ai_services, &o.ai_services, limits, t);
+        guard::union(&mut self.endpoint_paths, &o.endpoint_paths, limits, t);
+        guard::union(&mut self.user_agents, &o.user_agents, limits, t);
         self.max_suspicion = self.max_suspicion.max(o.max_suspicion);
         self.max_score = self.max_score.max(o.max_score);
         self.first_seen = min_opt(self.first_seen, o.first_seen);
         self.last_seen = max_opt(self.last_seen, o.last_seen);
         self.post_requests += o.post_requests;
         self.large_uploads += o.large_uploads;
-        partial::union(&mut self.providers, &o.providers);
-        partial::union(&mut self.categories, &o.categories);
-        partial::union(&mut self.clients, &o.clients);
+        guard::union(&mut self.providers, &o.providers, limits, t);
+        guard::union(&mut self.categories, &o.categories, limits, t);
+        guard::union(&mut self.clients, &o.clients, limits, t);
         self.reasons.merge(o.reasons);
     }
 
@@ -577,18 +578,6 @@ fn min_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-fn insert(set: &mut BTreeSet<Vec<u8>>, v: &[u8]) {
-    if !set.contains(v) {
-        set.insert(v.to_vec());
-    }
-}
-
-fn insert_str(set: &mut BTreeSet<String>, v: &str) {
-    if !set.contains(v) {
-        set.insert(v.to_string());
-    }
-}
-
 /// One output row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -602,11 +591,38 @@ pub struct Row {
 pub struct Groups {
     groups: HashMap<(Vec<String>, Option<String>), Group>,
     pub allowlisted_events: u64,
+    pub limits: Limits,
+    /// What the guards cut.
+    pub tripped: Tripped,
+}
+
+type GroupKey = (Vec<String>, Option<String>);
+
+/// The group of `key`; past `max_groups` a new key becomes the overflow key.
+fn group_of<'g>(
+    groups: &'g mut HashMap<GroupKey, Group>,
+    mut key: GroupKey,
+    limits: &Limits,
+    tripped: &mut Tripped,
+    events: u64,
+) -> &'g mut Group {
+    if !groups.contains_key(&key) && groups.len() >= limits.max_groups {
+        tripped.overflow_events += events;
+        key.0 = vec![OVERFLOW.to_string(); key.0.len()];
+    }
+    groups.entry(key).or_default()
 }
 
 impl Groups {
     pub fn new() -> Groups {
         Groups::default()
+    }
+
+    pub fn with_limits(limits: Limits) -> Groups {
+        Groups {
+            limits,
+            ..Groups::default()
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -643,47 +659,49 @@ impl Groups {
         if f.allowlisted.is_some() {
             self.allowlisted_events += f.weight;
         }
-        let g = self.groups.entry(key).or_default();
+        let (limits, t) = (self.limits, &mut self.tripped);
+        let g = group_of(&mut self.groups, key, &limits, t, f.weight);
         g.requests += f.weight;
         if let Some(b) = f.bytes_total {
             g.bytes.get_or_insert_with(ExactSum::new).add(b);
         }
         g.max_bytes = max_opt(g.max_bytes, f.bytes);
         if let Some(src) = coalesce(event, &SRC_FIELDS) {
-            insert(&mut g.sources, &src);
+            guard::insert_bytes(&mut g.sources, &src, &limits, t);
         }
         if !f.host.is_empty() {
-            insert_str(&mut g.ai_services, &f.host);
+            guard::insert_str(&mut g.ai_services, &f.host, &limits, t);
         }
         for field in PATH_FIELDS {
-            event.each(field, &mut |p| insert(&mut g.endpoint_paths, p));
+            event.each(field, &mut |p| {
+                guard::insert_bytes(&mut g.endpoint_paths, p, &limits, t)
+            });
         }
         if g.endpoint_paths.is_empty()
             && let Some(p) = url_path(event)
         {
-            insert(&mut g.endpoint_paths, &p);
+            guard::insert_bytes(&mut g.endpoint_paths, &p, &limits, t);
         }
         let ua = coalesce(event, &UA_FIELDS);
-        insert(
-            &mut g.user_agents,
-            &ua.as_deref()
-                .map_or(Cow::Borrowed(&b"unknown"[..]), lowercase),
-        );
+        let ua = ua
+            .as_deref()
+            .map_or(Cow::Borrowed(&b"unknown"[..]), lowercase);
+        guard::insert_bytes(&mut g.user_agents, &ua, &limits, t);
         g.max_suspicion = g.max_suspicion.max(f.suspicion);
         g.max_score = g.max_score.max(f.score);
         let time = |field| event.first(field).and_then(|t| parse_time(&t));
-        let t = time(Field::Time);
-        g.first_seen = min_opt(g.first_seen, time(Field::FirstTime).or(t));
-        g.last_seen = max_opt(g.last_seen, time(Field::LastTime).or(t));
+        let at = time(Field::Time);
+        g.first_seen = min_opt(g.first_seen, time(Field::FirstTime).or(at));
+        g.last_seen = max_opt(g.last_seen, time(Field::LastTime).or(at));
         if f.reasons.has(Reason::Post) {
             g.post_requests += f.weight;
         }
         if f.reasons.has(Reason::LargeUpload) {
             g.large_uploads += f.weight;
         }
-        insert_str(&mut g.providers, f.provider());
-        insert_str(&mut g.categories, f.category());
-        insert_str(&mut g.clients, &f.client.label());
+        guard::insert_str(&mut g.providers, f.provider(), &limits, t);
+        guard::insert_str(&mut g.categories, f.category(), &limits, t);
+        guard::insert_str(&mut g.clients, &f.client.label(), &limits, t);
         g.reasons.merge(f.reasons);
     }
 
@@ -701,10 +719,15 @@ impl Groups {
         if allowlisted.is_some() {
             self.allowlisted_events += group.requests;
         }
-        self.groups
-            .entry((keys, allowlisted))
-            .or_default()
-            .merge(&group);
+        let (limits, t) = (self.limits, &mut self.tripped);
+        group_of(
+            &mut self.groups,
+            (keys, allowlisted),
+            &limits,
+            t,
+            group.requests,
+        )
+        .merge(&group, &limits, t);
         Ok(())
     }
 

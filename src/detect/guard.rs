@@ -1,0 +1,130 @@
+//! Resource guards: caps on the number of groups and on the values kept per multivalue
+//! column. When one trips the search still finishes, counts stay exact (events of further
+//! groups go to one overflow group), and the command says what was cut.
+
+use std::collections::BTreeSet;
+
+/// The key value of the group that collects the events of groups past `max_groups`.
+pub const OVERFLOW: &str = "(over max_groups)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_groups: usize,
+    pub max_values: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_groups: 500_000,
+            max_values: 10_000,
+        }
+    }
+}
+
+/// What the guards cut, for the inspector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tripped {
+    /// Events counted in the overflow group instead of a group of their own.
+    pub overflow_events: u64,
+    /// Values not listed because a multivalue column was full.
+    pub dropped_values: u64,
+}
+
+impl Tripped {
+    pub fn merge(&mut self, o: Tripped) {
+        self.overflow_events += o.overflow_events;
+        self.dropped_values += o.dropped_values;
+    }
+
+    /// Warnings saying what was cut and how to raise the limit.
+    pub fn warnings(&self, limits: &Limits) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.overflow_events > 0 {
+            v.push(format!(
+                "max_groups={} reached: {} events of further groups are counted in the row {OVERFLOW:?}; raise max_groups= to see them separately",
+                limits.max_groups, self.overflow_events
+            ));
+        }
+        if self.dropped_values > 0 {
+            v.push(format!(
+                "max_values={} reached: {} event values were not listed in full multivalue columns (counts are exact); raise max_values= to list them",
+                limits.max_values, self.dropped_values
+            ));
+        }
+        v
+    }
+}
+
+/// Inserts `value` unless the set is full; a value already there costs nothing.
+pub fn insert_bytes(
+    set: &mut BTreeSet<Vec<u8>>,
+    value: &[u8],
+    limits: &Limits,
+    tripped: &mut Tripped,
+) {
+    if set.contains(value) {
+        return;
+    }
+    if set.len() >= limits.max_values {
+        tripped.dropped_values += 1;
+    } else {
+        set.insert(value.to_vec());
+    }
+}
+
+pub fn insert_str(set: &mut BTreeSet<String>, value: &str, limits: &Limits, tripped: &mut Tripped) {
+    if set.contains(value) {
+        return;
+    }
+    if set.len() >= limits.max_values {
+        tripped.dropped_values += 1;
+    } else {
+        set.insert(value.to_string());
+    }
+}
+
+/// Adds the values of `from` to `into`, up to the cap.
+pub fn union<T: Ord + Clone>(
+    into: &mut BTreeSet<T>,
+    from: &BTreeSet<T>,
+    limits: &Limits,
+    tripped: &mut Tripped,
+) {
+    for v in from {
+        if into.contains(v) {
+            continue;
+        }
+        if into.len() >= limits.max_values {
+            tripped.dropped_values += 1;
+        } else {
+            into.insert(v.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_stop_growing_at_the_cap_and_count_what_they_leave_out() {
+        let limits = Limits {
+            max_groups: 1,
+            max_values: 2,
+        };
+        let mut t = Tripped::default();
+        let mut set = BTreeSet::new();
+        for v in ["a", "b", "a", "c", "d"] {
+            insert_str(&mut set, v, &limits, &mut t);
+        }
+        assert_eq!(set.len(), 2);
+        assert_eq!(t.dropped_values, 2);
+        let w = t.warnings(&limits);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].contains("max_values=2 reached: 2 event values"),
+            "{w:?}"
+        );
+    }
+}
