@@ -31,7 +31,8 @@ pub struct SearchInfo {
     pub app: Option<String>,
     pub owner: Option<String>,
     pub username: Option<String>,
-    /// splunkd's auth token: never logged, never echoed (see the `Debug` impl).
+    /// splunkd's auth token: never logged, never echoed (see the `Debug` impl and `secret`).
+    #[serde(deserialize_with = "secret")]
     pub session_key: Option<String>,
     pub splunkd_uri: Option<String>,
     pub splunk_version: Option<String>,
@@ -65,6 +66,16 @@ impl fmt::Debug for SearchInfo {
             .field("latest_time", &self.latest_time)
             .finish_non_exhaustive()
     }
+}
+
+/// The session key: a string, or no key for any other JSON value. Never a type error, because
+/// serde's type errors quote the value they reject, and the error would reach the reply and
+/// search.log.
+fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    })
 }
 
 fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -247,6 +258,30 @@ mod tests {
         let shown = format!("{:?}", req.searchinfo.unwrap());
         assert!(!shown.contains("SECRET-TOKEN-123"), "{shown}");
         assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn a_session_key_of_the_wrong_type_is_no_key_and_never_quoted_in_an_error() {
+        for key in [
+            "987654321",
+            "true",
+            "[\"SECRET\"]",
+            "{\"k\":\"SECRET\"}",
+            "null",
+        ] {
+            let meta = format!(r#"{{"searchinfo":{{"session_key":{key},"args":["a=1"]}}}}"#);
+            let req: Request = serde_json::from_slice(meta.as_bytes()).unwrap();
+            let info = req.searchinfo.unwrap();
+            assert_eq!(info.session_key, None, "{key}");
+            assert_eq!(info.args, ["a=1"]);
+        }
+        // An error elsewhere in the same metadata does not quote the key either.
+        let err = serde_json::from_slice::<Request>(
+            br#"{"searchinfo":{"session_key":987654321,"maxresultrows":"x"}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("987654321"), "{err}");
     }
 
     #[test]
