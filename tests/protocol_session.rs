@@ -122,22 +122,6 @@ fn header_may_change_between_chunks_and_crlf_is_accepted() {
     );
 }
 
-fn assert_error_reply(run: &Run, replies_before: usize, needle: &str) {
-    assert_eq!(run.code, Some(1), "stderr: {}", run.stderr);
-    let replies = split_replies(&run.stdout);
-    assert_eq!(replies.len(), replies_before + 1, "{replies:?}");
-    let (meta, body) = replies.last().unwrap();
-    let v: serde_json::Value = serde_json::from_str(meta).unwrap();
-    let msg = v["error"].as_str().unwrap();
-    assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
-    assert_eq!(v["finished"], true);
-    assert_eq!(v["inspector"]["messages"][0][0], "ERROR");
-    assert_eq!(v["inspector"]["messages"][0][1], msg);
-    assert!(meta.find("inspector").unwrap() < meta.find("error").unwrap());
-    assert!(body.is_empty());
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-}
-
 #[test]
 fn an_unknown_option_is_answered_in_the_getinfo_reply() {
     let run = run_binary(&[], &getinfo(&["profil=seed"]), SECOND * 5);
@@ -253,13 +237,7 @@ fn command_line_arguments_from_commands_conf_do_not_change_the_protocol() {
 #[test]
 fn broken_output_pipe_is_an_orderly_exit() {
     use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aidetect"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(env!("CARGO_BIN_EXE_aidetect"), &[], &[]);
     drop(child.stdout.take()); // splunkd went away
     let mut input = getinfo(&["profile=seed"]);
     input.extend(execute(true, &body(&[])));

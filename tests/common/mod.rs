@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Run {
@@ -20,15 +20,34 @@ pub fn run_binary(args: &[&str], input: &[u8], limit: Duration) -> Run {
 
 /// `run_binary` with extra environment variables.
 pub fn run_binary_env(args: &[&str], env: &[(&str, &str)], input: &[u8], limit: Duration) -> Run {
+    run_command(env!("CARGO_BIN_EXE_aidetect"), args, env, input, limit)
+}
+
+/// `run_binary_env` for any program (`strace aidetect`, say).
+pub fn run_command(
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: &[u8],
+    limit: Duration,
+) -> Run {
+    run_with(program, args, env, input, limit, |child| {
+        child.try_wait().unwrap().map(|status| status.code())
+    })
+}
+
+/// `run_command` with the way of reaping the child: `reap` returns `Some(exit code)` once the
+/// child has exited, `None` while it runs (it is polled every 5 ms).
+pub fn run_with(
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: &[u8],
+    limit: Duration,
+    mut reap: impl FnMut(&mut Child) -> Option<Option<i32>>,
+) -> Run {
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aidetect"))
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn aidetect");
+    let mut child = spawn_piped(program, args, env);
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     let writer = std::thread::spawn(move || {
@@ -48,12 +67,12 @@ pub fn run_binary_env(args: &[&str], env: &[(&str, &str)], input: &[u8], limit: 
         s
     });
     let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
+        if let Some(code) = reap(&mut child) {
+            break code;
         }
         if start.elapsed() > limit {
             let _ = child.kill();
-            panic!("aidetect did not exit within {limit:?} (hang)");
+            panic!("{program} did not exit within {limit:?} (hang)");
         }
         std::thread::sleep(Duration::from_millis(5));
     };
@@ -65,6 +84,18 @@ pub fn run_binary_env(args: &[&str], env: &[(&str, &str)], input: &[u8], limit: 
         code,
         elapsed,
     }
+}
+
+/// Starts `program` with its three standard streams piped, as splunkd starts the command.
+pub fn spawn_piped(program: &str, args: &[&str], env: &[(&str, &str)]) -> Child {
+    Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {program}: {e}"))
 }
 
 /// Frames one chunk by hand (independently of the code under test).
@@ -112,6 +143,24 @@ pub fn split_replies(mut bytes: &[u8]) -> Vec<(String, String)> {
         bytes = &bytes[nl + 1 + m + b..];
     }
     out
+}
+
+/// The run ended with exit 1 after `replies_before` ordinary replies and one error reply
+/// naming `needle` (inspector before error, as splunkd reads it), without a panic trace.
+pub fn assert_error_reply(run: &Run, replies_before: usize, needle: &str) {
+    assert_eq!(run.code, Some(1), "stderr: {}", run.stderr);
+    let replies = split_replies(&run.stdout);
+    assert_eq!(replies.len(), replies_before + 1, "{replies:?}");
+    let (meta, body) = replies.last().unwrap();
+    let v: serde_json::Value = serde_json::from_str(meta).unwrap();
+    let msg = v["error"].as_str().unwrap();
+    assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
+    assert_eq!(v["finished"], true);
+    assert_eq!(v["inspector"]["messages"][0][0], "ERROR");
+    assert_eq!(v["inspector"]["messages"][0][1], msg);
+    assert!(meta.find("inspector").unwrap() < meta.find("error").unwrap());
+    assert!(body.is_empty());
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
 
 pub const SECOND: Duration = Duration::from_secs(1);
