@@ -371,6 +371,38 @@ mod tests {
         }
     }
 
+    /// Found by the chunk_reader fuzz target: after an error only the error is specified (not
+    /// how far the reader got), and the error must not depend on how the bytes arrive.
+    #[test]
+    fn errors_are_the_same_whatever_the_read_sizes() {
+        let mut overlong = stream();
+        overlong.extend(vec![b'x'; MAX_HEADER_LEN + 40]);
+        let mut truncated = stream();
+        truncated.extend(b"chunked 1.0,10,5\n{\"a\":1}");
+        for input in [overlong, truncated, b"chunked 1.0,1".to_vec()] {
+            let outcome = |capacity: usize, step: usize| {
+                let mut reader = ChunkReader::new(io::BufReader::with_capacity(
+                    capacity,
+                    Trickle { data: &input, step },
+                ));
+                let mut chunks = Vec::new();
+                loop {
+                    match reader.read_chunk() {
+                        Ok(Some(c)) => chunks.push(c),
+                        Ok(None) => panic!("these inputs end in an error"),
+                        Err(e) => return (chunks, e.to_string()),
+                    }
+                }
+            };
+            let whole = outcome(1 << 16, usize::MAX);
+            for capacity in 1..=16 {
+                for step in [1, 3, 7, 16] {
+                    assert_eq!(outcome(capacity, step), whole, "{capacity} {step}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn header_without_newline_is_capped() {
         let data = vec![b'c'; MAX_HEADER_LEN * 4];
