@@ -41,6 +41,8 @@ OPTIONS:
     --repeat N              run the contenders N times, in rounds, and keep each one's
                             fastest run (default 3; --quick 1); splunklib, and any
                             contender whose run took over a minute, run once
+    --timeout SECONDS       kill a contender still running after this long and fail
+                            (default 1800; --quick 300)
     --keep-streams          keep the generated input files under target/bench/
 ";
 
@@ -110,6 +112,7 @@ struct Options {
     write: Option<PathBuf>,
     keep_streams: bool,
     repeat: u32,
+    timeout: u64,
 }
 
 /// `20k`, `1M`, `10M` or a plain number.
@@ -165,6 +168,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         write: None,
         keep_streams: false,
         repeat: if quick { 1 } else { 3 },
+        timeout: if quick { 300 } else { 1800 },
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -195,6 +199,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--aidetect" => o.aidetect = Some(PathBuf::from(value()?)),
             "--write" => o.write = Some(PathBuf::from(value()?)),
             "--keep-streams" => o.keep_streams = true,
+            "--timeout" => o.timeout = parse_count(&value()?)?,
             "--repeat" => {
                 o.repeat = u32::try_from(parse_count(&value()?)?)
                     .map_err(|_| "--repeat: too many".to_string())?
@@ -208,12 +213,17 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("floor") {
-        if let Err(e) = floor::serve() {
-            eprintln!("aidetect-bench floor: {e}");
-            std::process::exit(1);
+    // Internal modes, run as child processes of the benchmark itself.
+    match args.first().map(String::as_str) {
+        Some("floor") => {
+            if let Err(e) = floor::serve() {
+                eprintln!("aidetect-bench floor: {e}");
+                std::process::exit(1);
+            }
+            return;
         }
-        return;
+        Some("launch") => std::process::exit(run::launch(&args[1..])),
+        _ => {}
     }
     let code = match parse_options(&args) {
         Err(e) if e.is_empty() => {
@@ -295,6 +305,17 @@ fn build_aidetect(p: &Places) -> Result<PathBuf, String> {
         return Err(format!("{} not found after the build", bin.display()));
     }
     Ok(bin)
+}
+
+/// Copies a program into `target/bench/bin/` and returns the copy.
+fn snapshot(program: &Path, p: &Places) -> Result<PathBuf, String> {
+    let dir = p.work.join("bin");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let copy = dir.join(program.file_name().ok_or("a program has a file name")?);
+    // Replace rather than overwrite: the old copy may still be running elsewhere.
+    let _ = std::fs::remove_file(&copy);
+    std::fs::copy(program, &copy).map_err(|e| format!("copying {}: {e}", program.display()))?;
+    Ok(copy)
 }
 
 /// The splunk-sdk version the spec was verified against (`scp-v2.md` §0).
@@ -446,15 +467,19 @@ const REPEAT_UNDER_SECONDS: f64 = 60.0;
 struct Setup {
     places: Places,
     aidetect: PathBuf,
+    /// A copy of this binary: the floor, and the launcher of every contender.
+    harness_exe: PathBuf,
     python: Option<PathBuf>,
     child_cpu: usize,
+    /// A run that has not ended by then is killed (and the benchmark fails).
+    run_limit: std::time::Duration,
 }
 
 impl Setup {
     fn program(&self, who: Who) -> Program {
         let (program, argv, env) = match who {
             Who::Floor => (
-                std::env::current_exe().expect("checked in Places::find"),
+                self.harness_exe.clone(),
                 vec!["floor".to_string()],
                 Vec::new(),
             ),
@@ -506,13 +531,18 @@ impl Setup {
             .work
             .join("logs")
             .join(format!("{}-{name}.stderr", who.key()));
+        let limits = run::Limits {
+            launcher: &self.harness_exe,
+            cpu: self.child_cpu,
+            stderr_log: &log,
+            limit: self.run_limit,
+        };
         let m = run::run(
             &self.program(who),
             &self.getinfo(who),
             stream,
             written.chunks,
-            self.child_cpu,
-            &log,
+            &limits,
         )
         .map_err(|e| format!("{scenario}: {}: {e}", who.label()))?;
         progress(&format!(
@@ -543,6 +573,13 @@ fn bench(o: &Options, args: &[String]) -> Result<bool, String> {
         Some(p) => p.clone(),
         None => build_aidetect(&places)?,
     };
+    // Run copies, so that a rebuild during the run (by anyone) cannot change what is
+    // measured half-way through.
+    let aidetect = snapshot(&aidetect, &places)?;
+    let harness_exe = snapshot(
+        &std::env::current_exe().map_err(|e| e.to_string())?,
+        &places,
+    )?;
     let load_before = report::load_average();
     let cpus = run::allowed_cpus();
     let child_cpu = cpus.first().copied().unwrap_or(0);
@@ -563,8 +600,10 @@ fn bench(o: &Options, args: &[String]) -> Result<bool, String> {
     let setup = Setup {
         places,
         aidetect,
+        harness_exe,
         python,
         child_cpu,
+        run_limit: std::time::Duration::from_secs(o.timeout),
     };
     let contenders: Vec<Who> = o
         .contenders
@@ -575,7 +614,7 @@ fn bench(o: &Options, args: &[String]) -> Result<bool, String> {
 
     let mut declared = HashMap::new();
     for who in [Who::Seed, Who::Standard, Who::Events] {
-        let reply = run::probe_getinfo(&setup.program(who), &setup.getinfo(who))
+        let reply = run::probe_getinfo(&setup.program(who), &setup.getinfo(who), setup.run_limit)
             .map_err(|e| format!("getinfo of {}: {e}", who.label()))?;
         let required_fields = reply["required_fields"]
             .as_array()

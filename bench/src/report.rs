@@ -20,6 +20,10 @@ impl Result {
     fn events_per_s(&self) -> f64 {
         self.events as f64 / self.m.seconds
     }
+
+    fn events_per_cpu_s(&self) -> f64 {
+        self.events as f64 / self.m.cpu_seconds.max(1e-3)
+    }
 }
 
 /// Bytes per event of one profile's input, with all fields and with its required fields.
@@ -95,6 +99,23 @@ fn ratio(x: f64) -> String {
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
+
+/// Issue 6's throughput targets: `a` at least `min` times as fast as `b` (events/s).
+const THROUGHPUT_TARGETS: [(&str, Who, Who, f64); 3] = [
+    ("profile=seed >= 1.0x the floor", Who::Seed, Who::Floor, 1.0),
+    (
+        "profile=seed >= 30x splunklib",
+        Who::Seed,
+        Who::Splunklib,
+        30.0,
+    ),
+    (
+        "profile=standard within 1.5x of profile=seed (>= 0.67x its rate)",
+        Who::Standard,
+        Who::Seed,
+        1.0 / 1.5,
+    ),
+];
 
 pub fn render(
     ctx: &Context,
@@ -182,16 +203,20 @@ pub fn render(
          `_chunked_idx` splunkd adds for a stateful command, each with its `__mv_` companion, \
          quoted the way splunkd quotes, a few multivalue cells (`dest`, `user`), {} rows per \
          execute chunk. About 8% of the events go to AI services (SDKs, command-line tools, \
-         scripts, browsers); the rest is ordinary web traffic. A scenario's groups are its \
-         distinct (`src_ip`, `user`) pairs.",
+         scripts, browsers); the rest is ordinary web traffic. A scenario's groups are the \
+         distinct (`src_ip`, `user`) pairs its events are drawn from, uniformly (with as many \
+         events as groups, about 63% of the pairs occur).",
         thousands(ctx.chunk_rows as f64)
     );
     let _ = writeln!(
         s,
         "- Each contender is a process that gets the getinfo chunk and then the stream on stdin \
-         while its replies are read; wall time runs from spawn to exit; peak RSS and CPU time \
-         are the kernel's (`wait4`). The harness checks one reply per request, no error, a \
-         final `finished:true` reply, and that every reply body is CSV."
+         while its replies are read; wall time runs from spawn to exit. CPU time (user + \
+         system) and peak RSS are the kernel's account of that process (`wait4`), started \
+         from a small launcher so that its peak RSS does not include the harness's memory. \
+         The harness checks one reply per request, no error, a final `finished:true` reply, \
+         and that every reply body is CSV. events/CPU-s is the rate per second of CPU the \
+         process used: on a machine shared with other work it moves less than wall time."
     );
     let _ = writeln!(
         s,
@@ -215,9 +240,9 @@ pub fn render(
     let _ = writeln!(s, "## Throughput\n");
     let _ = writeln!(
         s,
-        "| scenario | contender | events | MB in | seconds | events/s | MB/s | x floor | x splunklib | peak RSS MiB | CPU s | rows out |"
+        "| scenario | contender | events | MB in | seconds | events/s | MB/s | x floor | x splunklib | peak RSS MiB | CPU s | events/CPU-s | rows out |"
     );
-    let _ = writeln!(s, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let _ = writeln!(s, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     let rate_of = |scenario: &str, who: Who| {
         results
             .iter()
@@ -240,7 +265,7 @@ pub fn render(
             };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.1} | {:.2} | {} | {:.1} | {} | {} | {:.1} | {:.2} | {} |",
+            "| {} | {} | {} | {:.1} | {:.2} | {} | {:.1} | {} | {} | {:.1} | {:.2} | {} | {} |",
             r.scenario,
             label,
             thousands(r.events as f64),
@@ -252,6 +277,7 @@ pub fn render(
             splunklib.map_or("-".into(), |f| ratio(eps / f)),
             r.m.max_rss_kib as f64 / 1024.0,
             r.m.cpu_seconds,
+            thousands(r.events_per_cpu_s()),
             thousands(r.m.rows_out as f64),
         );
     }
@@ -306,8 +332,11 @@ pub fn render(
         s,
         "Measured, never asserted: the benchmark reports, the lead optimises.\n"
     );
-    let _ = writeln!(s, "| target | scenario | measured | met |");
-    let _ = writeln!(s, "|---|---|--:|---|");
+    let _ = writeln!(
+        s,
+        "| target | scenario | measured (wall clock) | met | measured (CPU time) |"
+    );
+    let _ = writeln!(s, "|---|---|--:|---|--:|");
     let mut scenarios: Vec<&str> = Vec::new();
     for r in results {
         if !scenarios.contains(&r.scenario.as_str()) {
@@ -315,37 +344,24 @@ pub fn render(
         }
     }
     let yes = |ok: bool| if ok { "yes" } else { "no" };
+    let run_of = |scenario: &str, who: Who| {
+        results
+            .iter()
+            .find(|r| r.scenario == scenario && r.who == who)
+    };
     for sc in &scenarios {
-        let (Some(seed), floor, splunklib, standard) = (
-            rate_of(sc, Who::Seed),
-            rate_of(sc, Who::Floor),
-            rate_of(sc, Who::Splunklib),
-            rate_of(sc, Who::Standard),
-        ) else {
-            continue;
-        };
-        if let Some(f) = floor {
+        for (target, a, b, min) in THROUGHPUT_TARGETS {
+            let (Some(a), Some(b)) = (run_of(sc, a), run_of(sc, b)) else {
+                continue;
+            };
+            let wall = a.events_per_s() / b.events_per_s();
+            let cpu = a.events_per_cpu_s() / b.events_per_cpu_s();
             let _ = writeln!(
                 s,
-                "| profile=seed >= 1.0x the floor | {sc} | {} | {} |",
-                ratio(seed / f),
-                yes(seed >= f)
-            );
-        }
-        if let Some(p) = splunklib {
-            let _ = writeln!(
-                s,
-                "| profile=seed >= 30x splunklib | {sc} | {} | {} |",
-                ratio(seed / p),
-                yes(seed >= 30.0 * p)
-            );
-        }
-        if let Some(st) = standard {
-            let _ = writeln!(
-                s,
-                "| profile=standard within 1.5x of profile=seed | {sc} | seed {} standard | {} |",
-                ratio(seed / st),
-                yes(seed <= 1.5 * st)
+                "| {target} | {sc} | {} | {} | {} |",
+                ratio(wall),
+                yes(wall >= min),
+                ratio(cpu)
             );
         }
     }
@@ -361,7 +377,7 @@ pub fn render(
             rss_rows += 1;
             let _ = writeln!(
                 s,
-                "| peak RSS <= 64 MiB + 2 x largest chunk ({:.1} MiB) | {rss_scenario}, {} | {:.1} MiB | {} |",
+                "| peak RSS <= 64 MiB + 2 x largest chunk ({:.1} MiB) | {rss_scenario}, {} | {:.1} MiB | {} | |",
                 limit / MIB,
                 r.who.label(),
                 rss / MIB,
@@ -372,7 +388,7 @@ pub fn render(
     if rss_rows == 0 {
         let _ = writeln!(
             s,
-            "| peak RSS <= 64 MiB + 2 x largest chunk | {rss_scenario} | not in this run | - |"
+            "| peak RSS <= 64 MiB + 2 x largest chunk | {rss_scenario} | not in this run | - | |"
         );
     }
     let _ = writeln!(

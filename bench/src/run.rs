@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A process to benchmark.
 #[derive(Debug, Clone)]
@@ -109,37 +109,96 @@ pub fn pin_to(cpu: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// Runs `p` on `stream` (execute chunks, `chunks` of them), pinned to `cpu`; stderr goes to
-/// `stderr_log`. Checks exactly one reply per request, no error, and a final reply with
+/// Kills a command (its whole process group) that has not ended its output in time, so
+/// that a command that stops answering cannot hang the run, or CI.
+struct Watchdog {
+    done: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    thread: std::thread::JoinHandle<bool>,
+}
+
+impl Watchdog {
+    fn start(child: &std::process::Child, limit: Duration) -> Watchdog {
+        let done = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let group = child.id();
+        let watched = done.clone();
+        let thread = std::thread::spawn(move || {
+            let (flag, cv) = &*watched;
+            let guard = flag.lock().unwrap_or_else(|e| e.into_inner());
+            let (guard, _) = cv
+                .wait_timeout_while(guard, limit, |done| !*done)
+                .unwrap_or_else(|e| e.into_inner());
+            if !*guard {
+                kill_group(group);
+            }
+            !*guard
+        });
+        Watchdog { done, thread }
+    }
+
+    /// Call when the output has ended, before the child is reaped (so that the watchdog
+    /// can never signal a recycled process group). Returns whether it had to kill.
+    fn stand_down(self) -> bool {
+        *self.done.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.done.1.notify_all();
+        self.thread.join().unwrap_or(false)
+    }
+}
+
+/// A command in its own process group, so that the watchdog can stop it together with
+/// anything it started.
+fn own_group(cmd: &mut Command) -> &mut Command {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    cmd
+}
+
+/// Where and how long a run may go.
+pub struct Limits<'a> {
+    /// This benchmark's own binary, which starts the program through [`launch`].
+    pub launcher: &'a Path,
+    pub cpu: usize,
+    pub stderr_log: &'a Path,
+    pub limit: Duration,
+}
+
+/// Runs `p` on `stream` (execute chunks, `chunks` of them), pinned to one CPU, stderr to a
+/// log. Checks exactly one reply per request, no error, and a final reply with
 /// `finished:true` that is the last one.
 pub fn run(
     p: &Program,
     getinfo: &[u8],
     stream: &Path,
     chunks: u64,
-    cpu: usize,
-    stderr_log: &Path,
+    limits: &Limits<'_>,
 ) -> Result<Measured, String> {
+    let Limits {
+        launcher,
+        cpu,
+        stderr_log,
+        limit,
+    } = *limits;
     let input = File::open(stream).map_err(|e| format!("{}: {e}", stream.display()))?;
     let bytes_in = getinfo.len() as u64 + input.metadata().map_or(0, |m| m.len());
-    let mut cmd = Command::new(&p.program);
-    cmd.args(&p.argv)
+    let usage_file = stderr_log.with_extension("usage");
+    let _ = std::fs::remove_file(&usage_file);
+    let mut cmd = Command::new(launcher);
+    cmd.arg("launch")
+        .arg(cpu.to_string())
+        .arg(&usage_file)
+        .arg(&p.program)
+        .args(&p.argv)
         .envs(p.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(File::create(stderr_log).map_err(|e| e.to_string())?);
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: the closure only makes a system call (no allocation, no locks).
-        unsafe {
-            cmd.pre_exec(move || pin_to(cpu));
-        }
-    }
+    own_group(&mut cmd);
     let start = Instant::now();
     let mut child = cmd
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", p.program.display()))?;
+        .map_err(|e| format!("cannot start {}: {e}", launcher.display()))?;
     let mut stdin = child.stdin.take().expect("piped stdin");
     let stdout = child.stdout.take().expect("piped stdout");
     let getinfo = getinfo.to_vec();
@@ -150,10 +209,18 @@ pub fn run(
         Ok(())
     });
 
+    let watchdog = Watchdog::start(&child, limit);
     let replies = read_replies(stdout);
-    let (status, rusage) = wait(&mut child)?;
+    let killed = watchdog.stand_down();
+    let status = child.wait().map_err(|e| e.to_string())?;
     let seconds = start.elapsed().as_secs_f64();
     let written = writer.join().map_err(|_| "the writer thread panicked")?;
+    if killed {
+        return Err(format!(
+            "no end of replies within {} s: killed",
+            limit.as_secs()
+        ));
+    }
     let log_hint = || {
         let text = std::fs::read_to_string(stderr_log).unwrap_or_default();
         let tail: String = text.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
@@ -167,6 +234,7 @@ pub fn run(
     if !status.success() {
         return Err(format!("exited with {status}{}", log_hint()));
     }
+
     written.map_err(|e| format!("feeding its stdin: {e}{}", log_hint()))?;
     if m.replies != chunks + 1 {
         return Err(format!(
@@ -175,10 +243,14 @@ pub fn run(
             chunks + 1
         ));
     }
+    let usage = std::fs::read_to_string(&usage_file)
+        .ok()
+        .and_then(|t| Usage::parse(&t))
+        .ok_or_else(|| format!("no resource usage in {}", usage_file.display()))?;
     m.bytes_in = bytes_in;
     m.seconds = seconds;
-    m.cpu_seconds = rusage.cpu_seconds;
-    m.max_rss_kib = rusage.max_rss_kib;
+    m.cpu_seconds = usage.cpu_seconds;
+    m.max_rss_kib = usage.max_rss_kib;
     Ok(m)
 }
 
@@ -226,9 +298,89 @@ fn read_replies(stdout: impl io::Read) -> Result<Measured, String> {
     Ok(m)
 }
 
+fn kill_group(group: u32) {
+    #[cfg(unix)]
+    // SAFETY: a plain system call; the group's leader is our unreaped child (see above).
+    unsafe {
+        libc::kill(-(group as libc::pid_t), libc::SIGKILL);
+    }
+    #[cfg(not(unix))]
+    let _ = group;
+}
+
+/// `aidetect-bench launch CPU USAGE_FILE PROGRAM ARGS...`: pins itself to CPU, runs the
+/// program with the same stdin, stdout and stderr, writes the program's CPU time and peak
+/// RSS to USAGE_FILE and exits with its status.
+///
+/// Why a launcher: on Linux a process's peak RSS (`ru_maxrss`) starts from the memory of
+/// the process it was forked from, so a program forked from the harness, whose memory
+/// grows over a run, would be charged for it. Forked from this small process instead, it
+/// is charged for a couple of MiB at most.
+pub fn launch(args: &[String]) -> i32 {
+    let [cpu, usage_file, program, argv @ ..] = args else {
+        eprintln!("usage: aidetect-bench launch CPU USAGE_FILE PROGRAM [ARGS...]");
+        return 2;
+    };
+    if let Err(e) = cpu
+        .parse()
+        .map_err(|e| format!("{e}"))
+        .and_then(|c| pin_to(c).map_err(|e| e.to_string()))
+    {
+        eprintln!("aidetect-bench launch: pinning to CPU {cpu}: {e}");
+        return 125;
+    }
+    let mut child = match Command::new(program).args(argv).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("aidetect-bench launch: cannot start {program}: {e}");
+            return 127;
+        }
+    };
+    let (status, usage) = match wait(&mut child) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("aidetect-bench launch: {e}");
+            return 125;
+        }
+    };
+    if let Err(e) = std::fs::write(usage_file, usage.to_line()) {
+        eprintln!("aidetect-bench launch: {usage_file}: {e}");
+        return 125;
+    }
+    exit_code(status)
+}
+
+#[cfg(unix)]
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+#[cfg(not(unix))]
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    status.code().unwrap_or(1)
+}
+
+/// The kernel's account of one finished process.
 struct Usage {
     cpu_seconds: f64,
     max_rss_kib: u64,
+}
+
+impl Usage {
+    fn to_line(&self) -> String {
+        format!("{} {}\n", self.cpu_seconds, self.max_rss_kib)
+    }
+
+    fn parse(line: &str) -> Option<Usage> {
+        let mut parts = line.split_whitespace();
+        Some(Usage {
+            cpu_seconds: parts.next()?.parse().ok()?,
+            max_rss_kib: parts.next()?.parse().ok()?,
+        })
+    }
 }
 
 #[cfg(unix)]
@@ -272,24 +424,46 @@ fn wait(child: &mut std::process::Child) -> Result<(std::process::ExitStatus, Us
 }
 
 /// Sends only the getinfo chunk and returns the reply (what splunkd's probe processes do).
-pub fn probe_getinfo(p: &Program, getinfo: &[u8]) -> Result<serde_json::Value, String> {
-    let mut child = Command::new(&p.program)
-        .args(&p.argv)
+pub fn probe_getinfo(
+    p: &Program,
+    getinfo: &[u8],
+    limit: Duration,
+) -> Result<serde_json::Value, String> {
+    let mut cmd = Command::new(&p.program);
+    cmd.args(&p.argv)
         .envs(p.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = own_group(&mut cmd)
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", p.program.display()))?;
     let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(getinfo).map_err(|e| e.to_string())?;
-    drop(stdin);
     let mut r = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let watchdog = Watchdog::start(&child, limit);
+    let sent = stdin.write_all(getinfo);
+    drop(stdin);
     let mut chunk = Chunk::default();
-    let got = read_chunk(&mut r, &mut chunk).map_err(|e| e.to_string())?;
+    let got = read_chunk(&mut r, &mut chunk);
+    // Until the end of its output: a command must exit when its input ends (`scp-v2.md`
+    // §1.8), and one that does not is killed by the watchdog rather than waited for.
+    let mut extra = Vec::new();
+    let _ = io::Read::read_to_end(&mut r, &mut extra);
+    drop(r);
+    let killed = watchdog.stand_down();
     let status = child.wait().map_err(|e| e.to_string())?;
-    if !got || !status.success() {
+    if killed {
+        return Err(format!(
+            "no getinfo reply within {} s: killed",
+            limit.as_secs()
+        ));
+    }
+    sent.map_err(|e| e.to_string())?;
+    if !got.map_err(|e| e.to_string())? || !status.success() {
         return Err(format!("no getinfo reply (exit {status})"));
+    }
+    if !extra.is_empty() {
+        return Err(format!("{} bytes after the getinfo reply", extra.len()));
     }
     chunk.json().map_err(|e| e.to_string())
 }
