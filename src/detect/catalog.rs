@@ -1,9 +1,11 @@
 //! The AI service catalog: host patterns (exact, suffix on a label boundary, regex) with
 //! provider, category and risk weight, read from a lookup CSV that users can extend.
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use std::borrow::Cow;
 use std::collections::HashMap;
+
+type Map = HashMap<String, usize, foldhash::fast::RandomState>;
 
 /// The catalog shipped with the app (`lookups/aidetect_services.csv`), compiled in as the
 /// fallback when the app folder cannot be found.
@@ -52,9 +54,60 @@ pub enum CatalogError {
 #[derive(Debug, Default)]
 pub struct Catalog {
     services: Vec<Service>,
-    exact: HashMap<String, usize>,
-    suffix: HashMap<String, usize>,
+    exact: Map,
+    suffix: Map,
     regexes: Vec<(Regex, usize)>,
+    /// All regex rows in one automaton: one pass says whether any of them matches.
+    any_regex: Option<RegexSet>,
+    /// The last two labels of every pattern (`api.openai.com` → `openai.com`), so that most
+    /// hosts are ruled out without normalising them or looking them up; `None` when a regex
+    /// row's ending cannot be read off its pattern (then nothing is ruled out this way).
+    tails: Option<std::collections::HashSet<Vec<u8>, foldhash::fast::RandomState>>,
+}
+
+/// The last two labels of a host (or the host itself when it has fewer).
+fn tail(host: &[u8]) -> &[u8] {
+    let mut dots = host.iter().enumerate().rev().filter(|(_, b)| **b == b'.');
+    match (dots.next(), dots.next()) {
+        (Some(_), Some((i, _))) => &host[i + 1..],
+        _ => host,
+    }
+}
+
+/// The literal endings a host matching `pattern` must have: `…\.(amazonaws\.com|api\.aws)$`
+/// gives `amazonaws.com` and `api.aws`. `None` when the ending is not literal.
+fn regex_tails(pattern: &str) -> Option<Vec<String>> {
+    let body = pattern.strip_suffix('$')?;
+    let literal = |s: &str| -> Option<String> {
+        let mut out = String::new();
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => out.push(chars.next().filter(|c| *c == '.' || *c == '-')?),
+                c if c.is_ascii_alphanumeric() || c == '-' => out.push(c.to_ascii_lowercase()),
+                _ => return None,
+            }
+        }
+        Some(out)
+    };
+    let endings: Vec<String> = if let Some(inner) = body.strip_suffix(')') {
+        let open = inner.rfind('(')?;
+        inner[open + 1..]
+            .split('|')
+            .map(literal)
+            .collect::<Option<_>>()?
+    } else {
+        // The literal run at the end, from the last escaped dot on.
+        let start = body
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '\\'))?;
+        vec![literal(&body[start + 1..])?]
+    };
+    let endings: Vec<String> = endings
+        .into_iter()
+        .map(|e| e.trim_start_matches('.').to_string())
+        .collect();
+    // An ending of one label (`com`) would rule out too little to be worth a special case.
+    endings.iter().all(|e| e.contains('.')).then_some(endings)
 }
 
 /// Normalises a host as it appears in logs: lowercase, without scheme, user info, path,
@@ -200,6 +253,27 @@ impl Catalog {
         if catalog.services.is_empty() {
             return Err(invalid(source_name, "no services".to_string()));
         }
+        if !catalog.regexes.is_empty() {
+            let set = RegexSet::new(catalog.regexes.iter().map(|(re, _)| re.as_str()))
+                .map_err(|e| invalid(source_name, format!("regex rows: {e}")))?;
+            catalog.any_regex = Some(set);
+        }
+        let mut tails = std::collections::HashSet::default();
+        for p in catalog.exact.keys().chain(catalog.suffix.keys()) {
+            tails.insert(tail(p.as_bytes()).to_vec());
+        }
+        let mut readable = true;
+        for (re, _) in &catalog.regexes {
+            match regex_tails(re.as_str()) {
+                Some(endings) => {
+                    for e in endings {
+                        tails.insert(tail(e.as_bytes()).to_vec());
+                    }
+                }
+                None => readable = false,
+            }
+        }
+        catalog.tails = readable.then_some(tails);
         Ok(catalog)
     }
 
@@ -211,6 +285,33 @@ impl Catalog {
     /// boundary, then the regexes in file order.
     pub fn lookup(&self, host: &str) -> Option<&Service> {
         self.lookup_index(host).map(|i| &self.services[i])
+    }
+
+    /// `false` when `raw` (a host as logged: any case, maybe with a port or a trailing dot)
+    /// cannot be in the catalog; `true` when it may be (then `lookup` decides).
+    pub fn may_contain(&self, raw: &[u8]) -> bool {
+        let Some(tails) = &self.tails else {
+            return true;
+        };
+        let mut host = raw;
+        if let Some(i) = host.iter().rposition(|&b| b == b':')
+            && host[i + 1..].iter().all(u8::is_ascii_digit)
+            && !host[..i].contains(&b':')
+        {
+            host = &host[..i];
+        }
+        while let [rest @ .., b'.'] = host {
+            host = rest;
+        }
+        let t = tail(host);
+        let mut buf = [0u8; 64];
+        if t.len() > buf.len() || !t.is_ascii() {
+            return true;
+        }
+        let lower = &mut buf[..t.len()];
+        lower.copy_from_slice(t);
+        lower.make_ascii_lowercase();
+        tails.contains(&lower[..])
     }
 
     /// `lookup`, as an index into `services()`.
@@ -334,6 +435,42 @@ mod tests {
             Some("Google Vertex".into())
         );
         assert_eq!(provider(&c, "aiplatform.googleapis.com.evil.example"), None);
+    }
+
+    #[test]
+    fn the_tail_prefilter_never_rules_out_a_catalog_host() {
+        let c = small();
+        for raw in [
+            "api.openai.com",
+            "API.OpenAI.com.:443",
+            "myco.openai.azure.com",
+            "bedrock-runtime.us-east-1.amazonaws.com",
+            "europe-west4-aiplatform.googleapis.com",
+        ] {
+            assert!(c.may_contain(raw.as_bytes()), "{raw}");
+        }
+        for raw in ["www.example.com", "cdn.wayne.net", "10.1.2.3"] {
+            assert!(!c.may_contain(raw.as_bytes()), "{raw}");
+        }
+        let builtin = Catalog::builtin();
+        assert!(
+            builtin.tails.is_some(),
+            "the shipped regex rows end in literal domains"
+        );
+        for s in builtin.services() {
+            if s.match_type != MatchType::Regex {
+                assert!(builtin.may_contain(s.pattern.as_bytes()), "{}", s.pattern);
+            }
+        }
+        assert_eq!(
+            regex_tails(r"^bedrock-runtime(-fips)?\.[a-z0-9-]+\.(amazonaws\.com|api\.aws)$"),
+            Some(vec!["amazonaws.com".into(), "api.aws".into()])
+        );
+        assert_eq!(
+            regex_tails(r"^[a-z0-9-]+\.openai\.azure\.com$"),
+            Some(vec!["openai.azure.com".into()])
+        );
+        assert_eq!(regex_tails(r"^(a|b)+$"), None);
     }
 
     #[test]

@@ -61,7 +61,7 @@ impl SeedRow {
 /// All seed groups of a search. Memory grows with groups and distinct values only.
 #[derive(Debug, Default)]
 pub struct SeedGroups {
-    groups: HashMap<Vec<u8>, SeedGroup>,
+    groups: HashMap<Vec<u8>, SeedGroup, foldhash::fast::RandomState>,
     key: Vec<u8>,
     pub limits: Limits,
     /// What the guards cut.
@@ -79,7 +79,7 @@ fn push_key(key: &mut Vec<u8>, src: &[u8], user: &[u8]) {
 
 /// The group of `key`; past `max_groups` a new key is replaced by the overflow key.
 fn group_of<'g>(
-    groups: &'g mut HashMap<Vec<u8>, SeedGroup>,
+    groups: &'g mut HashMap<Vec<u8>, SeedGroup, foldhash::fast::RandomState>,
     key: &mut Vec<u8>,
     limits: &Limits,
     tripped: &mut Tripped,

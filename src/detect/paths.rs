@@ -63,14 +63,61 @@ const GOOGLE: &[&str] = &[
     "/v1internal:",
 ];
 
+/// One case-insensitive search for any needle of any shape: most paths match none of them
+/// and are done after this single pass.
+fn any_needle(path: &[u8]) -> bool {
+    static RE: std::sync::OnceLock<regex::bytes::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        let needles: Vec<String> = VOICE
+            .iter()
+            .chain(OPENAI)
+            .chain(ANTHROPIC)
+            .chain(GOOGLE)
+            .chain(&["/chat/completions", "/model/"])
+            .map(|n| regex::escape(n))
+            .collect();
+        regex::bytes::Regex::new(&format!("(?i){}", needles.join("|"))).expect("needles compile")
+    })
+    .is_match(path)
+}
+
+/// Every needle holds `:` or one of these after a `/` (checked in `tests`), so a path without
+/// any of them is ruled out in one cheap pass.
+const ANCHORS: [&[u8]; 5] = [b"v1", b"chat/", b"model/", b"voices/", b"api/paas/"];
+
+fn may_have_needle(path: &[u8]) -> bool {
+    path.iter().enumerate().any(|(i, &b)| {
+        b == b':'
+            || (b == b'/'
+                && ANCHORS.iter().any(|a| {
+                    path.get(i + 1..i + 1 + a.len())
+                        .is_some_and(|p| p.eq_ignore_ascii_case(a))
+                }))
+    })
+}
+
 /// The shape of a request path (the query string, if any, is ignored).
 pub fn shape(path: &[u8]) -> Option<PathShape> {
+    if !path.starts_with(b"/") || !may_have_needle(path) || !any_needle(path) {
+        return None;
+    }
     let path = std::str::from_utf8(path).ok()?;
     let path = path.split(['?', '#']).next().unwrap_or("");
     if !path.starts_with('/') {
         return None;
     }
-    let lower = path.to_ascii_lowercase();
+    // Lowercase into a stack buffer: no allocation for the paths of ordinary events.
+    let mut stack = [0u8; 512];
+    let heap;
+    let lower: &str = if path.len() <= stack.len() {
+        let buf = &mut stack[..path.len()];
+        buf.copy_from_slice(path.as_bytes());
+        buf.make_ascii_lowercase();
+        std::str::from_utf8(buf).expect("ASCII lowercasing keeps UTF-8")
+    } else {
+        heap = path.to_ascii_lowercase();
+        &heap
+    };
     if VOICE.iter().any(|p| lower.contains(p)) {
         return Some(PathShape::VoiceCloning);
     }
@@ -85,7 +132,7 @@ pub fn shape(path: &[u8]) -> Option<PathShape> {
     {
         return Some(PathShape::Google);
     }
-    if is_bedrock(&lower) {
+    if is_bedrock(lower) {
         return Some(PathShape::AwsBedrock);
     }
     None
@@ -141,6 +188,20 @@ mod tests {
             shape(b"/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM"),
             Some(PathShape::VoiceCloning)
         );
+    }
+
+    #[test]
+    fn the_cheap_pass_keeps_every_needle() {
+        for n in VOICE
+            .iter()
+            .chain(OPENAI)
+            .chain(ANTHROPIC)
+            .chain(GOOGLE)
+            .chain(&["/chat/completions", "/model/"])
+        {
+            assert!(may_have_needle(n.as_bytes()), "{n}");
+            assert!(may_have_needle(n.to_ascii_uppercase().as_bytes()), "{n}");
+        }
     }
 
     #[test]

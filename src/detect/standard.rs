@@ -236,12 +236,45 @@ impl Features<'_> {
     }
 }
 
+/// A raw host value's catalog service, normalised host, and whether it is an IP address
+/// (`None`: not a host at all).
+type HostEntry = Option<(Option<usize>, Box<str>, bool)>;
+
+fn is_address(host: &str) -> bool {
+    is_address_bytes(host.as_bytes())
+}
+
+/// An IPv4 address (with or without a port) or an IPv6 literal.
+fn is_address_bytes(host: &[u8]) -> bool {
+    let v4 = host.split(|&b| b == b':').next().unwrap_or(host);
+    (!v4.is_empty() && v4.iter().all(|b| b.is_ascii_digit() || *b == b'.'))
+        || host.iter().filter(|&&b| b == b':').count() > 1
+        || host.starts_with(b"[")
+}
+
+/// The host part of a URL (`https://h:443/p` → `h:443`); other values as they are.
+fn host_part(raw: &[u8]) -> &[u8] {
+    let Some(i) = raw.iter().position(|&b| b == b':') else {
+        return raw;
+    };
+    if !raw[i + 1..].starts_with(b"//") {
+        return raw;
+    }
+    let rest = &raw[i + 3..];
+    let end = rest
+        .iter()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
 /// The per-event part of the standard profile, with caches for repeated hosts and agents.
 #[derive(Debug, Default)]
 pub struct Scorer {
     large_bytes: i64,
-    hosts: HashMap<String, Option<usize>>,
-    agents: HashMap<Vec<u8>, Client>,
+    hosts: HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>,
+    host_entries: Vec<HostEntry>,
+    agents: HashMap<Vec<u8>, Client, foldhash::fast::RandomState>,
     /// Browser events skipped (human use), for the inspector.
     pub browser_events: u64,
 }
@@ -252,22 +285,36 @@ impl Scorer {
     pub fn new(large_bytes: i64) -> Scorer {
         Scorer {
             large_bytes,
-            hosts: HashMap::new(),
-            agents: HashMap::new(),
+            hosts: HashMap::default(),
+            host_entries: Vec::new(),
+            agents: HashMap::default(),
             browser_events: 0,
         }
     }
 
-    fn service<'c>(&mut self, catalog: &'c Catalog, host: &str) -> Option<&'c Service> {
-        if let Some(&hit) = self.hosts.get(host) {
-            return hit.map(|i| &catalog.services()[i]);
-        }
-        let index = catalog.lookup_index(host);
-        if self.hosts.len() >= CACHE_LIMIT {
-            self.hosts.clear();
-        }
-        self.hosts.insert(host.to_string(), index);
-        index.map(|i| &catalog.services()[i])
+    /// The normalised host of a raw host value and its catalog service, cached by the raw
+    /// bytes so that a host seen before costs one hash lookup.
+    fn host(&mut self, catalog: &Catalog, raw: &[u8]) -> &HostEntry {
+        let raw = host_part(raw);
+        let slot = match self.hosts.get(raw) {
+            Some(&slot) => slot,
+            None => {
+                let entry = normalize_host(raw).map(|h| {
+                    let index = catalog.lookup_index(&h);
+                    let address = is_address(&h);
+                    (index, h.into_owned().into_boxed_str(), address)
+                });
+                if self.hosts.len() >= CACHE_LIMIT {
+                    self.hosts.clear();
+                    self.host_entries.clear();
+                }
+                self.host_entries.push(entry);
+                let slot = self.host_entries.len() - 1;
+                self.hosts.insert(raw.into(), slot);
+                slot
+            }
+        };
+        &self.host_entries[slot]
     }
 
     fn client(&mut self, ua: Option<&[u8]>) -> Client {
@@ -292,26 +339,49 @@ impl Scorer {
         allowlist: &Allowlist,
     ) -> Option<Features<'c>> {
         // The first host candidate that the catalog knows wins; else the first host at all.
-        let mut first_host: Option<String> = None;
+        // The host is the first host name among the host fields (an IP address, as proxies
+        // log in `dest`, does not stop the search). The first field holding a host at all is
+        // kept by name: most events need no copy of it.
+        let mut first_host: Option<Field> = None;
         let mut found: Option<(String, &'c Service)> = None;
         for f in HOST_FIELDS {
             let Some(raw) = event.first(f) else { continue };
-            let Some(host) = normalize_host(&raw) else {
-                continue;
-            };
-            if let Some(service) = self.service(catalog, &host) {
-                found = Some((host.into_owned(), service));
+            let part = host_part(&raw);
+            if !catalog.may_contain(part) {
+                // Not an AI service: no need to normalise or look it up.
+                if part.is_empty() {
+                    continue;
+                }
+                first_host.get_or_insert(f);
+                if is_address_bytes(part) {
+                    continue;
+                }
                 break;
             }
-            if first_host.is_none() {
-                first_host = Some(host.into_owned());
+            let Some((index, host, address)) = self.host(catalog, &raw) else {
+                continue;
+            };
+            if let Some(i) = *index {
+                found = Some((host.to_string(), &catalog.services()[i]));
+                break;
+            }
+            first_host.get_or_insert(f);
+            if !*address {
+                break;
             }
         }
         let path = coalesce(event, &PATH_FIELDS).or_else(|| url_path(event));
         let shape = path.as_deref().and_then(shape);
         let (host, service) = match found {
             Some((h, s)) => (h, Some(s)),
-            None if shape.is_some() => (first_host.unwrap_or_default(), None),
+            None if shape.is_some() => {
+                let host = first_host.and_then(|f| event.first(f)).and_then(|raw| {
+                    self.host(catalog, &raw)
+                        .as_ref()
+                        .map(|(_, h, _)| h.to_string())
+                });
+                (host.unwrap_or_default(), None)
+            }
             None => return None,
         };
         let ua = coalesce(event, &UA_FIELDS);
@@ -377,13 +447,13 @@ impl Scorer {
         reasons.add_client(client.class);
         points += client.class.points();
 
-        let src = coalesce(event, &SRC_FIELDS);
-        let user = coalesce(event, &USER_FIELDS);
-        let src_text = src.as_deref().map(String::from_utf8_lossy);
-        let user_text = user.as_deref().map(String::from_utf8_lossy);
         let allowlisted = if allowlist.is_empty() {
             None
         } else {
+            let src = coalesce(event, &SRC_FIELDS);
+            let user = coalesce(event, &USER_FIELDS);
+            let src_text = src.as_deref().map(String::from_utf8_lossy);
+            let user_text = user.as_deref().map(String::from_utf8_lossy);
             allowlist
                 .check(&Subject {
                     user: user_text.as_deref(),
@@ -586,31 +656,73 @@ pub struct Row {
     pub group: Group,
 }
 
-/// All groups of a search.
+/// All groups of a search, found by an encoded byte key so that an event whose group exists
+/// costs one hash of a reused buffer and no allocation.
 #[derive(Debug, Default)]
 pub struct Groups {
-    groups: HashMap<(Vec<String>, Option<String>), Group>,
+    groups: HashMap<Vec<u8>, (GroupKey, Group), foldhash::fast::RandomState>,
+    buf: Vec<u8>,
     pub allowlisted_events: u64,
     pub limits: Limits,
     /// What the guards cut.
     pub tripped: Tripped,
 }
 
+/// The key values of a group and its allowlist reason.
 type GroupKey = (Vec<String>, Option<String>);
 
-/// The group of `key`; past `max_groups` a new key becomes the overflow key.
+fn push_part(buf: &mut Vec<u8>, part: &[u8]) {
+    buf.extend_from_slice(&(part.len() as u32).to_le_bytes());
+    buf.extend_from_slice(part);
+}
+
+fn push_allow(buf: &mut Vec<u8>, allow: Option<&str>) {
+    match allow {
+        None => buf.push(0),
+        Some(a) => {
+            buf.push(1);
+            buf.extend_from_slice(a.as_bytes());
+        }
+    }
+}
+
+/// Decodes the key parts written by `push_part` (the allowlist reason is kept separately).
+fn decode_parts(mut buf: &[u8], n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            let len = u32::from_le_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
+            let part = String::from_utf8_lossy(&buf[4..4 + len]).into_owned();
+            buf = &buf[4 + len..];
+            part
+        })
+        .collect()
+}
+
+/// The group of the key in `buf`; past `max_groups` a new key becomes the overflow key.
 fn group_of<'g>(
-    groups: &'g mut HashMap<GroupKey, Group>,
-    mut key: GroupKey,
+    groups: &'g mut HashMap<Vec<u8>, (GroupKey, Group), foldhash::fast::RandomState>,
+    buf: &mut Vec<u8>,
+    (nkeys, allow): (usize, Option<&str>),
     limits: &Limits,
     tripped: &mut Tripped,
     events: u64,
 ) -> &'g mut Group {
-    if !groups.contains_key(&key) && groups.len() >= limits.max_groups {
-        tripped.overflow_events += events;
-        key.0 = vec![OVERFLOW.to_string(); key.0.len()];
+    if !groups.contains_key(buf.as_slice()) {
+        if groups.len() >= limits.max_groups {
+            tripped.overflow_events += events;
+            buf.clear();
+            for _ in 0..nkeys {
+                push_part(buf, OVERFLOW.as_bytes());
+            }
+            push_allow(buf, allow);
+        }
+        if !groups.contains_key(buf.as_slice()) {
+            let keys = decode_parts(buf, nkeys);
+            let slot = ((keys, allow.map(String::from)), Group::default());
+            groups.insert(buf.clone(), slot);
+        }
     }
-    groups.entry(key).or_default()
+    &mut groups.get_mut(buf.as_slice()).expect("present").1
 }
 
 impl Groups {
@@ -633,34 +745,34 @@ impl Groups {
         self.groups.is_empty()
     }
 
-    /// The key values of an event (placeholders where it has none).
-    pub fn key_values<E: Event>(event: &E, features: &Features<'_>, keys: &[Key]) -> Vec<String> {
-        let text = |fields: &[Field], none: &str| {
-            coalesce(event, fields).map_or_else(
-                || none.to_string(),
-                |v| String::from_utf8_lossy(&v).into_owned(),
-            )
-        };
-        keys.iter()
-            .map(|k| match k {
-                Key::Src => text(&SRC_FIELDS, NO_SOURCE),
-                Key::User => text(&USER_FIELDS, NO_USER),
-                Key::Host => features.host.clone(),
-                Key::Provider => features.provider().to_string(),
-                Key::Category => features.category().to_string(),
-                Key::Client => features.client.label(),
-                Key::Field(n, _) => text(&[Field::Extra(*n)], NO_VALUE),
-            })
-            .collect()
+    /// Writes the key of an event's group into `buf` (placeholders where it has none).
+    fn encode_key<E: Event>(buf: &mut Vec<u8>, event: &E, features: &Features<'_>, keys: &[Key]) {
+        buf.clear();
+        for k in keys {
+            let bytes = |fields: &[Field], none: &'static str| {
+                coalesce(event, fields).unwrap_or(Cow::Borrowed(none.as_bytes()))
+            };
+            match k {
+                Key::Src => push_part(buf, &bytes(&SRC_FIELDS, NO_SOURCE)),
+                Key::User => push_part(buf, &bytes(&USER_FIELDS, NO_USER)),
+                Key::Host => push_part(buf, features.host.as_bytes()),
+                Key::Provider => push_part(buf, features.provider().as_bytes()),
+                Key::Category => push_part(buf, features.category().as_bytes()),
+                Key::Client => push_part(buf, features.client.label().as_bytes()),
+                Key::Field(n, _) => push_part(buf, &bytes(&[Field::Extra(*n)], NO_VALUE)),
+            }
+        }
+        push_allow(buf, features.allowlisted.as_deref());
     }
 
     pub fn add<E: Event>(&mut self, event: &E, f: &Features<'_>, keys: &[Key]) {
-        let key = (Self::key_values(event, f, keys), f.allowlisted.clone());
+        Self::encode_key(&mut self.buf, event, f, keys);
         if f.allowlisted.is_some() {
             self.allowlisted_events += f.weight;
         }
         let (limits, t) = (self.limits, &mut self.tripped);
-        let g = group_of(&mut self.groups, key, &limits, t, f.weight);
+        let shape = (keys.len(), f.allowlisted.as_deref());
+        let g = group_of(&mut self.groups, &mut self.buf, shape, &limits, t, f.weight);
         g.requests += f.weight;
         if let Some(b) = f.bytes_total {
             g.bytes.get_or_insert_with(ExactSum::new).add(b);
@@ -701,7 +813,9 @@ impl Groups {
         }
         guard::insert_str(&mut g.providers, f.provider(), &limits, t);
         guard::insert_str(&mut g.categories, f.category(), &limits, t);
-        guard::insert_str(&mut g.clients, &f.client.label(), &limits, t);
+        if !g.clients.iter().any(|c| f.client.is_label(c)) {
+            guard::insert_str(&mut g.clients, &f.client.label(), &limits, t);
+        }
         g.reasons.merge(f.reasons);
     }
 
@@ -709,7 +823,7 @@ impl Groups {
     pub fn drain_partials(&mut self) -> Vec<Value> {
         self.groups
             .drain()
-            .map(|((keys, allow), g)| g.to_json(&keys, &allow))
+            .map(|(_, ((keys, allow), g))| g.to_json(&keys, &allow))
             .collect()
     }
 
@@ -719,10 +833,17 @@ impl Groups {
         if allowlisted.is_some() {
             self.allowlisted_events += group.requests;
         }
+        self.buf.clear();
+        for k in &keys {
+            push_part(&mut self.buf, k.as_bytes());
+        }
+        push_allow(&mut self.buf, allowlisted.as_deref());
         let (limits, t) = (self.limits, &mut self.tripped);
+        let shape = (keys.len(), allowlisted.as_deref());
         group_of(
             &mut self.groups,
-            (keys, allowlisted),
+            &mut self.buf,
+            shape,
             &limits,
             t,
             group.requests,
@@ -736,7 +857,7 @@ impl Groups {
     pub fn finish(self, params: &StandardParams, limit: usize) -> (Vec<Row>, usize) {
         let mut rows: Vec<Row> = self
             .groups
-            .into_iter()
+            .into_values()
             .filter(|((_, allow), g)| {
                 i64::from(g.max_suspicion) >= params.min_score
                     && i64::from(g.risk_score()) >= params.min_risk

@@ -100,9 +100,10 @@ impl<R: BufRead> ChunkReader<R> {
     }
 
     fn read_exact_vec(&mut self, len: u64, part: &'static str) -> Result<Vec<u8>, ChunkError> {
-        // Grow with the data actually received: a header that claims 10 GB followed by EOF
-        // must fail as truncated, not allocate 10 GB first.
-        let mut buf = Vec::with_capacity(len.min(1 << 20) as usize);
+        // Reserve the declared length up to 256 MiB at once (splunkd's chunks are far smaller),
+        // and beyond that grow with the data actually received: a header that claims 10 GB
+        // followed by EOF must fail as truncated, not allocate 10 GB first.
+        let mut buf = Vec::with_capacity(len.min(256 << 20) as usize);
         let got = (&mut self.inner).take(len).read_to_end(&mut buf)? as u64;
         self.offset += got;
         if got < len {
