@@ -864,6 +864,11 @@ impl Command for AiDetect {
             records.fields().id(PARTIAL_VERSION_FIELD),
             records.fields().id(PARTIAL_STATE_FIELD),
         );
+        // A chunk without any endpoint field holds proxy events only: no need to recognise
+        // each event's kind.
+        let endpoint_fields = endpoint::ENDPOINT_SIGNS
+            .iter()
+            .any(|f| ids.get(f.index()).is_some_and(Option::is_some));
         while let Some(record) = records.next().map_err(|e| {
             CommandError::new(format!("{e}. The input is not the CSV splunkd sends"))
         })? {
@@ -884,7 +889,13 @@ impl Command for AiDetect {
                 }
                 State::Standard(st) => {
                     let st = &mut **st;
-                    let kind = st.kind.unwrap_or_else(|| endpoint::recognise(&event));
+                    let kind = st.kind.unwrap_or_else(|| {
+                        if endpoint_fields {
+                            endpoint::recognise(&event)
+                        } else {
+                            EventKind::Proxy
+                        }
+                    });
                     if kind == EventKind::Proxy {
                         let features = st.scorer.score(&event, &st.catalog, &st.allowlist);
                         if st.events_mode {

@@ -116,6 +116,21 @@ pub const USER_FIELDS: [Field; 5] = [
     Field::Uid,
 ];
 
+/// The fields whose presence makes an event an endpoint event (see `recognise`).
+pub const ENDPOINT_SIGNS: [Field; 11] = [
+    Field::ScriptBlockText,
+    Field::TargetFilename,
+    Field::QueryName,
+    Field::DestinationHostname,
+    Field::DestinationIp,
+    Field::CommandLine,
+    Field::ProcessCommandLine,
+    Field::NewProcessName,
+    Field::Process,
+    Field::AuditArg(0),
+    Field::AuditType,
+];
+
 /// Recognises the kind of an event from the fields it has.
 pub fn recognise<E: Event>(e: &E) -> Kind {
     let has = |f| e.first(f).is_some();

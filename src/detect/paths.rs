@@ -63,94 +63,61 @@ const GOOGLE: &[&str] = &[
     "/v1internal:",
 ];
 
-/// One case-insensitive search for any needle of any shape: most paths match none of them
-/// and are done after this single pass.
-fn any_needle(path: &[u8]) -> bool {
-    static RE: std::sync::OnceLock<regex::bytes::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| {
-        let needles: Vec<String> = VOICE
-            .iter()
-            .chain(OPENAI)
-            .chain(ANTHROPIC)
-            .chain(GOOGLE)
-            .chain(&["/chat/completions", "/model/"])
-            .map(|n| regex::escape(n))
-            .collect();
-        regex::bytes::Regex::new(&format!("(?i){}", needles.join("|"))).expect("needles compile")
-    })
-    .is_match(path)
-}
-
 /// Every needle holds `:` or one of these after a `/` (checked in `tests`), so a path without
 /// any of them is ruled out in one cheap pass.
 const ANCHORS: [&[u8]; 5] = [b"v1", b"chat/", b"model/", b"voices/", b"api/paas/"];
 
 fn may_have_needle(path: &[u8]) -> bool {
-    path.iter().enumerate().any(|(i, &b)| {
-        b == b':'
-            || (b == b'/'
-                && ANCHORS.iter().any(|a| {
-                    path.get(i + 1..i + 1 + a.len())
-                        .is_some_and(|p| p.eq_ignore_ascii_case(a))
-                }))
+    memchr::memchr2_iter(b'/', b':', path).any(|i| {
+        path[i] == b':'
+            || ANCHORS.iter().any(|a| {
+                path.get(i + 1..i + 1 + a.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(a))
+            })
+    })
+}
+
+/// The families of needles as one automaton: one pass over a path says which match.
+fn families() -> &'static regex::bytes::RegexSet {
+    static SET: std::sync::OnceLock<regex::bytes::RegexSet> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        let alt = |needles: &[&str]| -> String {
+            let v: Vec<String> = needles.iter().map(|n| regex::escape(n)).collect();
+            format!("(?i)(?:{})", v.join("|"))
+        };
+        regex::bytes::RegexSet::new([
+            alt(VOICE),
+            format!("{}|(?i)/chat/completions$", alt(OPENAI)),
+            alt(ANTHROPIC),
+            alt(GOOGLE),
+            "(?i)/models/|/v1internal:".to_string(),
+            "(?i)^/model/.+/(?:invoke|invoke-with-response-stream|converse|converse-stream)$"
+                .to_string(),
+        ])
+        .expect("path needles compile")
     })
 }
 
 /// The shape of a request path (the query string, if any, is ignored).
 pub fn shape(path: &[u8]) -> Option<PathShape> {
-    if !path.starts_with(b"/") || !may_have_needle(path) || !any_needle(path) {
+    let path = memchr::memchr2(b'?', b'#', path).map_or(path, |q| &path[..q]);
+    if !path.starts_with(b"/") || !may_have_needle(path) {
         return None;
     }
-    let path = std::str::from_utf8(path).ok()?;
-    let path = path.split(['?', '#']).next().unwrap_or("");
-    if !path.starts_with('/') {
-        return None;
-    }
-    // Lowercase into a stack buffer: no allocation for the paths of ordinary events.
-    let mut stack = [0u8; 512];
-    let heap;
-    let lower: &str = if path.len() <= stack.len() {
-        let buf = &mut stack[..path.len()];
-        buf.copy_from_slice(path.as_bytes());
-        buf.make_ascii_lowercase();
-        std::str::from_utf8(buf).expect("ASCII lowercasing keeps UTF-8")
+    let m = families().matches(path);
+    if m.matched(0) {
+        Some(PathShape::VoiceCloning)
+    } else if m.matched(1) {
+        Some(PathShape::OpenAi)
+    } else if m.matched(2) {
+        Some(PathShape::Anthropic)
+    } else if m.matched(3) && m.matched(4) {
+        Some(PathShape::Google)
+    } else if m.matched(5) {
+        Some(PathShape::AwsBedrock)
     } else {
-        heap = path.to_ascii_lowercase();
-        &heap
-    };
-    if VOICE.iter().any(|p| lower.contains(p)) {
-        return Some(PathShape::VoiceCloning);
+        None
     }
-    if OPENAI.iter().any(|p| lower.contains(p)) || lower.ends_with("/chat/completions") {
-        return Some(PathShape::OpenAi);
-    }
-    if ANTHROPIC.iter().any(|p| lower.contains(p)) {
-        return Some(PathShape::Anthropic);
-    }
-    if GOOGLE.iter().any(|p| lower.contains(p))
-        && (lower.contains("/models/") || lower.contains("/v1internal:"))
-    {
-        return Some(PathShape::Google);
-    }
-    if is_bedrock(lower) {
-        return Some(PathShape::AwsBedrock);
-    }
-    None
-}
-
-/// `/model/{modelId}/invoke[-with-response-stream]` or `/model/{modelId}/converse[-stream]`.
-fn is_bedrock(lower: &str) -> bool {
-    let Some(rest) = lower.strip_prefix("/model/") else {
-        return false;
-    };
-    let Some((model, action)) = rest.rsplit_once('/') else {
-        return false;
-    };
-    !model.is_empty()
-        && matches!(
-            action,
-            "invoke" | "invoke-with-response-stream" | "converse" | "converse-stream"
-        )
 }
 
 #[cfg(test)]

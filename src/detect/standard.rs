@@ -275,6 +275,7 @@ pub struct Scorer {
     hosts: HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>,
     host_entries: Vec<HostEntry>,
     agents: HashMap<Vec<u8>, Client, foldhash::fast::RandomState>,
+    shapes: HashMap<Box<[u8]>, Option<PathShape>, foldhash::fast::RandomState>,
     /// Browser events skipped (human use), for the inspector.
     pub browser_events: u64,
 }
@@ -288,6 +289,7 @@ impl Scorer {
             hosts: HashMap::default(),
             host_entries: Vec::new(),
             agents: HashMap::default(),
+            shapes: HashMap::default(),
             browser_events: 0,
         }
     }
@@ -315,6 +317,21 @@ impl Scorer {
             }
         };
         &self.host_entries[slot]
+    }
+
+    /// The path's shape, cached: the paths of API calls repeat.
+    fn shape(&mut self, path: &[u8]) -> Option<PathShape> {
+        let end = path.iter().position(|&b| b == b'?' || b == b'#');
+        let path = end.map_or(path, |q| &path[..q]);
+        if let Some(&s) = self.shapes.get(path) {
+            return s;
+        }
+        let s = shape(path);
+        if self.shapes.len() >= CACHE_LIMIT {
+            self.shapes.clear();
+        }
+        self.shapes.insert(path.into(), s);
+        s
     }
 
     fn client(&mut self, ua: Option<&[u8]>) -> Client {
@@ -371,7 +388,7 @@ impl Scorer {
             }
         }
         let path = coalesce(event, &PATH_FIELDS).or_else(|| url_path(event));
-        let shape = path.as_deref().and_then(shape);
+        let shape = path.as_deref().and_then(|p| self.shape(p));
         let (host, service) = match found {
             Some((h, s)) => (h, Some(s)),
             None if shape.is_some() => {
