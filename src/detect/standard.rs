@@ -208,7 +208,8 @@ impl Key {
 /// What the standard profile finds in one AI event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Features<'c> {
-    pub host: String,
+    /// The normalised host (shared with the scorer's cache: no copy per event).
+    pub host: std::rc::Rc<str>,
     pub service: Option<&'c Service>,
     pub shape: Option<PathShape>,
     pub client: Client,
@@ -238,7 +239,7 @@ impl Features<'_> {
 
 /// A raw host value's catalog service, normalised host, and whether it is an IP address
 /// (`None`: not a host at all).
-type HostEntry = Option<(Option<usize>, Box<str>, bool)>;
+type HostEntry = Option<(Option<usize>, std::rc::Rc<str>, bool)>;
 
 fn is_address(host: &str) -> bool {
     is_address_bytes(host.as_bytes())
@@ -304,7 +305,7 @@ impl Scorer {
                 let entry = normalize_host(raw).map(|h| {
                     let index = catalog.lookup_index(&h);
                     let address = is_address(&h);
-                    (index, h.into_owned().into_boxed_str(), address)
+                    (index, std::rc::Rc::<str>::from(h.as_ref()), address)
                 });
                 if self.hosts.len() >= CACHE_LIMIT {
                     self.hosts.clear();
@@ -360,7 +361,7 @@ impl Scorer {
         // log in `dest`, does not stop the search). The first field holding a host at all is
         // kept by name: most events need no copy of it.
         let mut first_host: Option<Field> = None;
-        let mut found: Option<(String, &'c Service)> = None;
+        let mut found: Option<(std::rc::Rc<str>, &'c Service)> = None;
         for f in HOST_FIELDS {
             let Some(raw) = event.first(f) else { continue };
             let part = host_part(&raw);
@@ -379,7 +380,7 @@ impl Scorer {
                 continue;
             };
             if let Some(i) = *index {
-                found = Some((host.to_string(), &catalog.services()[i]));
+                found = Some((host.clone(), &catalog.services()[i]));
                 break;
             }
             first_host.get_or_insert(f);
@@ -392,12 +393,10 @@ impl Scorer {
         let (host, service) = match found {
             Some((h, s)) => (h, Some(s)),
             None if shape.is_some() => {
-                let host = first_host.and_then(|f| event.first(f)).and_then(|raw| {
-                    self.host(catalog, &raw)
-                        .as_ref()
-                        .map(|(_, h, _)| h.to_string())
-                });
-                (host.unwrap_or_default(), None)
+                let host = first_host
+                    .and_then(|f| event.first(f))
+                    .and_then(|raw| self.host(catalog, &raw).as_ref().map(|(_, h, _)| h.clone()));
+                (host.unwrap_or_else(|| std::rc::Rc::from("")), None)
             }
             None => return None,
         };
@@ -811,11 +810,19 @@ impl Groups {
         {
             guard::insert_bytes(&mut g.endpoint_paths, &p, &limits, t);
         }
+        // Lowercase ASCII agents on the stack: no allocation for an agent already listed.
         let ua = coalesce(event, &UA_FIELDS);
-        let ua = ua
-            .as_deref()
-            .map_or(Cow::Borrowed(&b"unknown"[..]), lowercase);
-        guard::insert_bytes(&mut g.user_agents, &ua, &limits, t);
+        let mut stack = [0u8; 256];
+        match ua.as_deref() {
+            None => guard::insert_bytes(&mut g.user_agents, b"unknown", &limits, t),
+            Some(a) if a.len() <= stack.len() && a.is_ascii() => {
+                let lower = &mut stack[..a.len()];
+                lower.copy_from_slice(a);
+                lower.make_ascii_lowercase();
+                guard::insert_bytes(&mut g.user_agents, lower, &limits, t);
+            }
+            Some(a) => guard::insert_bytes(&mut g.user_agents, &lowercase(a), &limits, t),
+        }
         g.max_suspicion = g.max_suspicion.max(f.suspicion);
         g.max_score = g.max_score.max(f.score);
         let time = |field| event.first(field).and_then(|t| parse_time(&t));
