@@ -168,11 +168,8 @@ impl<'a> Scanner<'a> {
                 if b == b',' || is_terminator(b) {
                     break;
                 }
-                if b != b'"' {
-                    row.scratch.push(b);
-                } else {
-                    in_quotes = true;
-                }
+                // Past the closing quote the field is unquoted: a quote is a literal byte.
+                row.scratch.push(b);
             }
             pos += 1;
         }
@@ -229,6 +226,9 @@ mod tests {
             b"trailing,comma,\n",
             b"\"unterminated,quote\n",
             b"\"text\"after,x\n",
+            // Found by the csv_body fuzz target: a quote after the closing quote is literal.
+            b"x,y,\"x6\"v_x6\",Q",
+            b"\"a\"b\"c\"d,e\n",
             b"in\"side,x\n",
             b"\r\r\na\rb\n",
             b"",
