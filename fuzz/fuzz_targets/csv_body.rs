@@ -1,7 +1,9 @@
-//! The CSV body reader: any body reads without a panic; whatever it reads, written back with
-//! `RecordSet::to_csv` (the replies' writer), reads back to the same fields and values.
+//! The CSV body reader: the row scanner finds the same fields as the `csv` crate in any bytes;
+//! any body reads without a panic; whatever it reads, written back with `RecordSet::to_csv`
+//! (the replies' writer), reads back to the same fields and values.
 #![no_main]
 
+use aidetect::protocol::csvscan::{Row, Scanner};
 use aidetect::protocol::{Cell, FieldId, RecordSet, Records, Value};
 use libfuzzer_sys::fuzz_target;
 
@@ -38,7 +40,37 @@ fn read(body: &[u8]) -> Option<(Vec<String>, Rows)> {
     Some((names, rows))
 }
 
+/// Every row's fields as the `csv` crate reads them (its leniency is the scanner's dialect).
+fn csv_crate_rows(body: &[u8]) -> Vec<Vec<Vec<u8>>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(body);
+    let mut record = csv::ByteRecord::new();
+    let mut rows = Vec::new();
+    while reader.read_byte_record(&mut record).expect("reading bytes cannot fail") {
+        rows.push(record.iter().map(<[u8]>::to_vec).collect());
+    }
+    rows
+}
+
+fn scanner_rows(body: &[u8]) -> Vec<Vec<Vec<u8>>> {
+    let mut scanner = Scanner::new(body);
+    let mut row = Row::default();
+    let mut rows = Vec::new();
+    while scanner.next_row(&mut row) {
+        rows.push(
+            (0..row.len())
+                .map(|i| row.get(body, i).expect("a field of the row").to_vec())
+                .collect(),
+        );
+    }
+    rows
+}
+
 fuzz_target!(|data: &[u8]| {
+    assert_eq!(scanner_rows(data), csv_crate_rows(data));
+
     let Some((names, rows)) = read(data) else {
         return;
     };
