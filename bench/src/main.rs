@@ -583,10 +583,9 @@ fn bench(o: &Options, args: &[String]) -> Result<bool, String> {
     let load_before = report::load_average();
     let cpus = run::allowed_cpus();
     let child_cpu = cpus.first().copied().unwrap_or(0);
-    let harness_cpu = cpus.get(1).copied();
-    if let Some(cpu) = harness_cpu {
-        run::pin_to(cpu).map_err(|e| format!("pinning the harness: {e}"))?;
-    }
+    // The harness itself is not pinned: it feeds the pipe from whichever CPU is free. Pinned
+    // to the other CPU, any other process there starved the command of input (wall time
+    // twice its CPU time on a busy machine).
     let want_splunklib = o.contenders.contains(&Who::Splunklib)
         && match o.splunklib {
             Some(yes) => yes,
@@ -662,7 +661,6 @@ fn bench(o: &Options, args: &[String]) -> Result<bool, String> {
         command: command_line(args),
         quick: o.quick,
         child_cpu,
-        harness_cpu,
         chunk_rows: o.chunk_rows,
         splunklib_max: o.splunklib_max,
         repeat: o.repeat,

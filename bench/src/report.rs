@@ -43,7 +43,6 @@ pub struct Context {
     pub command: String,
     pub quick: bool,
     pub child_cpu: usize,
-    pub harness_cpu: Option<usize>,
     pub chunk_rows: u64,
     pub splunklib_max: u64,
     pub repeat: u32,
@@ -171,13 +170,9 @@ pub fn render(
     let _ = writeln!(
         s,
         "- One core: every contender runs pinned to CPU {} (`sched_setaffinity`, as `taskset -c {}` \
-         does); the harness that feeds the pipe and reads the replies runs on {}.",
-        ctx.child_cpu,
-        ctx.child_cpu,
-        ctx.harness_cpu.map_or(
-            "the same CPU (only one is available)".to_string(),
-            |c| format!("CPU {c}")
-        )
+         does); the harness that feeds the pipe and reads the replies is not pinned, so it \
+         runs on whichever CPU is free.",
+        ctx.child_cpu, ctx.child_cpu
     );
     let _ = writeln!(
         s,
@@ -211,7 +206,8 @@ pub fn render(
     let _ = writeln!(
         s,
         "- Each contender is a process that gets the getinfo chunk and then the stream on stdin \
-         while its replies are read; wall time runs from spawn to exit. CPU time (user + \
+         while its replies are read (both pipes enlarged to 1 MiB, so that the feeding side \
+         keeps up on a busy machine); wall time runs from spawn to exit. CPU time (user + \
          system) and peak RSS are the kernel's account of that process (`wait4`), started \
          from a small launcher so that its peak RSS does not include the harness's memory. \
          The harness checks one reply per request, no error, a final `finished:true` reply, \
