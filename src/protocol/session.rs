@@ -395,6 +395,22 @@ mod tests {
         }
     }
 
+    /// The net is `catch_unwind`: with `panic = "abort"` a panic would kill the process
+    /// mid-stream instead. Every profile the command ships in must unwind.
+    #[test]
+    fn the_shipped_build_unwinds_so_panics_can_be_caught() {
+        let manifest = include_str!("../../Cargo.toml");
+        let release = manifest
+            .split("[profile.release]")
+            .nth(1)
+            .expect("a release profile")
+            .split("\n[")
+            .next()
+            .unwrap();
+        assert!(release.contains("panic = \"unwind\""), "{release}");
+        assert!(!manifest.contains("panic = \"abort\""), "{manifest}");
+    }
+
     /// Input that panics once `after` bytes have been read: a bug below the command.
     struct PanickyInput {
         data: Vec<u8>,
