@@ -569,10 +569,27 @@ struct Collected {
 
 fn bench(o: &Options, args: &[String]) -> Result<bool, String> {
     let places = Places::find()?;
-    let aidetect = match &o.aidetect {
-        Some(p) => p.clone(),
-        None => build_aidetect(&places)?,
+    let (aidetect, origin) = match &o.aidetect {
+        Some(p) => (
+            p.clone(),
+            format!("`{}` (given with --aidetect)", p.display()),
+        ),
+        None => {
+            let commit = report::output_of(
+                Command::new("git")
+                    .args(["describe", "--always", "--dirty"])
+                    .current_dir(&places.root),
+            )
+            .unwrap_or_else(|| "unknown".into());
+            (
+                build_aidetect(&places)?,
+                format!("built from commit {commit} of this repository"),
+            )
+        }
     };
+    let version = report::output_of(Command::new(&aidetect).arg("--version"))
+        .unwrap_or_else(|| "unknown version".into());
+    let subject = format!("{version}, {origin}");
     // Run copies, so that a rebuild during the run (by anyone) cannot change what is
     // measured half-way through.
     let aidetect = snapshot(&aidetect, &places)?;
@@ -659,6 +676,7 @@ fn bench(o: &Options, args: &[String]) -> Result<bool, String> {
 
     let ctx = report::Context {
         command: command_line(args),
+        subject,
         quick: o.quick,
         child_cpu,
         chunk_rows: o.chunk_rows,

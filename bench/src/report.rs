@@ -41,6 +41,8 @@ pub struct BytesRow {
 /// How the run was made.
 pub struct Context {
     pub command: String,
+    /// What was measured: the binary's version and where it comes from.
+    pub subject: String,
     pub quick: bool,
     pub child_cpu: usize,
     pub chunk_rows: u64,
@@ -60,11 +62,16 @@ pub fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-fn output(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program).args(args).output().ok()?;
+/// The trimmed standard output of a command that succeeded.
+pub fn output_of(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn output(program: &str, args: &[&str]) -> Option<String> {
+    output_of(Command::new(program).args(args))
 }
 
 fn proc_line(file: &str, key: &str) -> Option<String> {
@@ -132,6 +139,7 @@ pub fn render(
     );
     let _ = writeln!(s, "## Run\n");
     let _ = writeln!(s, "- Command: `{}`", ctx.command);
+    let _ = writeln!(s, "- Measured: {}", ctx.subject);
     let _ = writeln!(
         s,
         "- Date: {}",
