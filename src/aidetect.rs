@@ -8,6 +8,7 @@ use crate::detect::guard::{Limits, Tripped};
 use crate::detect::keys;
 use crate::detect::partial::{self, PartialError};
 use crate::detect::seed::{SEED_FIELDS, SeedParams, score_event};
+use crate::detect::set::ValueSet;
 use crate::detect::standard::{self, Features, Groups, Key, Row, Scorer, StandardParams};
 use crate::detect::{Event, Field};
 use crate::protocol::options::{self, Kind, Options, Spec};
@@ -16,7 +17,6 @@ use crate::protocol::{
     SearchInfo, Value, diag,
 };
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The options `| aidetect` accepts (searchbnf.conf and the README document each).
@@ -75,7 +75,7 @@ pub const OPTIONS: &[Spec] = &[
             min: 1,
             max: i64::MAX,
         },
-        default: "500000",
+        default: "200000",
         help: "at most this many groups are kept; events of further groups are counted in one \"(over max_groups)\" row",
     },
     Spec {
@@ -285,11 +285,11 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn list(set: &BTreeSet<Vec<u8>>) -> Cell {
+fn list(set: &ValueSet<Vec<u8>>) -> Cell {
     Cell::List(set.iter().map(|v| text(v)).collect())
 }
 
-fn strings(set: &BTreeSet<String>) -> Cell {
+fn strings(set: &ValueSet<String>) -> Cell {
     Cell::List(set.iter().cloned().collect())
 }
 
@@ -984,28 +984,32 @@ impl Command for AiDetect {
                 let endpoint_rows =
                     std::mem::take(endpoint).finish(params.min_risk, params.hide_allowlisted);
                 // Proxy and endpoint rows in one ranking: not allowlisted first, then RiskScore.
-                let mut ranked: Vec<Ranked<'_>> = rows
+                // Each list is sorted already; rank by reference, cut to the limit, and build
+                // cells only for the rows shown.
+                let mut ranked: Vec<(bool, u8, Result<&Row, &EndpointRow>)> = rows
                     .iter()
-                    .map(|r| {
-                        (
-                            r.allowlisted.is_some(),
-                            r.group.risk_score(),
-                            standard_cells(r, &params.keys),
-                        )
-                    })
-                    .chain(endpoint_rows.iter().map(|r| {
-                        (
-                            r.allowlisted.is_some(),
-                            r.group.risk_score(),
-                            endpoint_cells(r, &params.keys),
-                        )
-                    }))
+                    .map(|r| (r.allowlisted.is_some(), r.group.risk_score(), Ok(r)))
+                    .chain(
+                        endpoint_rows
+                            .iter()
+                            .map(|r| (r.allowlisted.is_some(), r.group.risk_score(), Err(r))),
+                    )
                     .collect();
                 ranked.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
                 let qualified = ranked.len();
                 if limit > 0 {
                     ranked.truncate(limit);
                 }
+                let ranked: Vec<Ranked<'_>> = ranked
+                    .into_iter()
+                    .map(|(allow, risk, row)| {
+                        let cells = match row {
+                            Ok(r) => standard_cells(r, &params.keys),
+                            Err(r) => endpoint_cells(r, &params.keys),
+                        };
+                        (allow, risk, cells)
+                    })
+                    .collect();
                 let shown = ranked.len();
                 for (_, _, cells) in ranked {
                     out.records.push(redacted(cells, *redact));

@@ -477,14 +477,12 @@ fn many_distinct_groups_are_counted_exactly_in_bounded_memory_standard() {
 
 #[cfg(target_os = "linux")]
 #[test]
-#[ignore = "needs max_groups guard (issue 7 part 3)"]
 fn one_million_distinct_groups_are_counted_exactly_in_bounded_memory_seed() {
     distinct_groups(PROFILES[0], 1_000_000, 3 * GIB / 2);
 }
 
 #[cfg(target_os = "linux")]
 #[test]
-#[ignore = "needs max_groups guard (issue 7 part 3)"]
 fn one_million_distinct_groups_are_counted_exactly_in_bounded_memory_standard() {
     distinct_groups(PROFILES[1], 1_000_000, 3 * GIB / 2);
 }

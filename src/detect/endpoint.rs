@@ -10,9 +10,9 @@ use super::event::{Event, Field, coalesce};
 use super::guard::{self, Limits, OVERFLOW, Tripped};
 use super::keys;
 use super::paths;
+use super::set::ValueSet;
 use super::time::parse_time;
 use regex::Regex;
-use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 /// The kind of an event, recognised from its fields (or forced with `kind=`).
@@ -528,13 +528,13 @@ pub fn analyse<'c, E: Event>(
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EndpointGroup {
     pub events: u64,
-    pub kinds: BTreeSet<String>,
-    pub processes: BTreeSet<String>,
-    pub parents: BTreeSet<String>,
-    pub services: BTreeSet<String>,
-    pub providers: BTreeSet<String>,
-    pub categories: BTreeSet<String>,
-    pub clients: BTreeSet<String>,
+    pub kinds: ValueSet<String>,
+    pub processes: ValueSet<String>,
+    pub parents: ValueSet<String>,
+    pub services: ValueSet<String>,
+    pub providers: ValueSet<String>,
+    pub categories: ValueSet<String>,
+    pub clients: ValueSet<String>,
     pub signals: u32,
     pub client_classes: u32,
     pub max_score: u8,
@@ -545,7 +545,7 @@ pub struct EndpointGroup {
 impl EndpointGroup {
     fn add(&mut self, f: &Finding<'_>, limits: &Limits, t: &mut Tripped) {
         self.events += 1;
-        let mut insert = |set: &mut BTreeSet<String>, v: &str| guard::insert_str(set, v, limits, t);
+        let mut insert = |set: &mut ValueSet<String>, v: &str| guard::insert_str(set, v, limits, t);
         insert(&mut self.kinds, f.kind.name());
         if let Some(p) = &f.process {
             insert(&mut self.processes, p);

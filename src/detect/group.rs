@@ -5,10 +5,11 @@ use super::event::{Event, Field};
 use super::guard::{self, Limits, OVERFLOW, Tripped};
 use super::partial::{self, PartialError};
 use super::seed::{SeedFeatures, SeedParams};
+use super::set::ValueSet;
 use super::sum::ExactSum;
 use serde_json::{Value, json};
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 /// The aggregates of one seed group (`stats … by src_ip, user`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16,9 +17,9 @@ pub struct SeedGroup {
     pub requests: u64,
     /// Sum of the non-null `BytesUploaded`; `None` while all were null.
     pub bytes: Option<ExactSum>,
-    pub ai_services: BTreeSet<Vec<u8>>,
-    pub endpoint_paths: BTreeSet<Vec<u8>>,
-    pub user_agents: BTreeSet<Vec<u8>>,
+    pub ai_services: ValueSet<Vec<u8>>,
+    pub endpoint_paths: ValueSet<Vec<u8>>,
+    pub user_agents: ValueSet<Vec<u8>>,
     pub max_score: u8,
 }
 

@@ -2,7 +2,7 @@
 //! column. When one trips the search still finishes, counts stay exact (events of further
 //! groups go to one overflow group), and the command says what was cut.
 
-use std::collections::BTreeSet;
+use super::set::ValueSet;
 
 /// The key value of the group that collects the events of groups past `max_groups`.
 pub const OVERFLOW: &str = "(over max_groups)";
@@ -16,7 +16,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_groups: 500_000,
+            max_groups: 200_000,
             max_values: 10_000,
         }
     }
@@ -58,7 +58,7 @@ impl Tripped {
 
 /// Inserts `value` unless the set is full; a value already there costs nothing.
 pub fn insert_bytes(
-    set: &mut BTreeSet<Vec<u8>>,
+    set: &mut ValueSet<Vec<u8>>,
     value: &[u8],
     limits: &Limits,
     tripped: &mut Tripped,
@@ -73,7 +73,7 @@ pub fn insert_bytes(
     }
 }
 
-pub fn insert_str(set: &mut BTreeSet<String>, value: &str, limits: &Limits, tripped: &mut Tripped) {
+pub fn insert_str(set: &mut ValueSet<String>, value: &str, limits: &Limits, tripped: &mut Tripped) {
     if set.contains(value) {
         return;
     }
@@ -86,8 +86,8 @@ pub fn insert_str(set: &mut BTreeSet<String>, value: &str, limits: &Limits, trip
 
 /// Adds the values of `from` to `into`, up to the cap.
 pub fn union<T: Ord + Clone>(
-    into: &mut BTreeSet<T>,
-    from: &BTreeSet<T>,
+    into: &mut ValueSet<T>,
+    from: &ValueSet<T>,
     limits: &Limits,
     tripped: &mut Tripped,
 ) {
@@ -114,7 +114,7 @@ mod tests {
             max_values: 2,
         };
         let mut t = Tripped::default();
-        let mut set = BTreeSet::new();
+        let mut set = ValueSet::new();
         for v in ["a", "b", "a", "c", "d"] {
             insert_str(&mut set, v, &limits, &mut t);
         }

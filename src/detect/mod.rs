@@ -12,6 +12,7 @@ pub mod keys;
 pub mod partial;
 pub mod paths;
 pub mod seed;
+pub mod set;
 pub mod standard;
 pub mod sum;
 pub mod time;

@@ -1,9 +1,9 @@
 //! The map-phase output: partial group state as compact JSON, merged by the reduce phase.
 //! Format version [`VERSION`]; a different version is rejected with a clear message.
 
+use super::set::ValueSet;
 use super::sum::ExactSum;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
 
 /// The version of the partial-state format. Bump it on any change to the encoding.
 pub const VERSION: &str = "1";
@@ -48,11 +48,11 @@ pub fn bytes_from_json(v: &Value) -> Result<Vec<u8>, PartialError> {
     }
 }
 
-pub fn byte_set_to_json(set: &BTreeSet<Vec<u8>>) -> Value {
+pub fn byte_set_to_json(set: &ValueSet<Vec<u8>>) -> Value {
     Value::Array(set.iter().map(|b| bytes_to_json(b)).collect())
 }
 
-pub fn byte_set_from_json(v: &Value) -> Result<BTreeSet<Vec<u8>>, PartialError> {
+pub fn byte_set_from_json(v: &Value) -> Result<ValueSet<Vec<u8>>, PartialError> {
     v.as_array()
         .ok_or_else(|| malformed("list"))?
         .iter()
@@ -60,11 +60,11 @@ pub fn byte_set_from_json(v: &Value) -> Result<BTreeSet<Vec<u8>>, PartialError> 
         .collect()
 }
 
-pub fn string_set_to_json(set: &BTreeSet<String>) -> Value {
+pub fn string_set_to_json(set: &ValueSet<String>) -> Value {
     Value::Array(set.iter().map(|s| Value::String(s.clone())).collect())
 }
 
-pub fn string_set_from_json(v: &Value) -> Result<BTreeSet<String>, PartialError> {
+pub fn string_set_from_json(v: &Value) -> Result<ValueSet<String>, PartialError> {
     v.as_array()
         .ok_or_else(|| malformed("list"))?
         .iter()
@@ -115,7 +115,7 @@ pub fn u64_from_json(v: &Value) -> Result<u64, PartialError> {
 }
 
 /// Adds the values of `from` that `into` lacks.
-pub fn union<T: Ord + Clone>(into: &mut BTreeSet<T>, from: &BTreeSet<T>) {
+pub fn union<T: Ord + Clone>(into: &mut ValueSet<T>, from: &ValueSet<T>) {
     if into.is_empty() {
         into.clone_from(from);
     } else {

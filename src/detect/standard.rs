@@ -9,11 +9,12 @@ use super::guard::{self, Limits, OVERFLOW, Tripped};
 use super::partial::{self, PartialError};
 use super::paths::{PathShape, shape};
 use super::seed::{is_api_endpoint, is_post, lowercase, to_number, weighted_bytes};
+use super::set::ValueSet;
 use super::sum::ExactSum;
 use super::time::parse_time;
 use serde_json::{Value, json};
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 /// Fields that may name the destination host, in order of preference.
 pub const HOST_FIELDS: [Field; 9] = [
@@ -511,19 +512,19 @@ pub struct Group {
     pub requests: u64,
     pub bytes: Option<ExactSum>,
     pub max_bytes: Option<f64>,
-    pub sources: BTreeSet<Vec<u8>>,
-    pub ai_services: BTreeSet<String>,
-    pub endpoint_paths: BTreeSet<Vec<u8>>,
-    pub user_agents: BTreeSet<Vec<u8>>,
+    pub sources: ValueSet<Vec<u8>>,
+    pub ai_services: ValueSet<String>,
+    pub endpoint_paths: ValueSet<Vec<u8>>,
+    pub user_agents: ValueSet<Vec<u8>>,
     pub max_suspicion: u8,
     pub max_score: u8,
     pub first_seen: Option<f64>,
     pub last_seen: Option<f64>,
     pub post_requests: u64,
     pub large_uploads: u64,
-    pub providers: BTreeSet<String>,
-    pub categories: BTreeSet<String>,
-    pub clients: BTreeSet<String>,
+    pub providers: ValueSet<String>,
+    pub categories: ValueSet<String>,
+    pub clients: ValueSet<String>,
     pub reasons: Reasons,
 }
 
