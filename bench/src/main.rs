@@ -792,6 +792,7 @@ fn run_scenario(
             scenario: scenario.clone(),
             who,
             events,
+            prefix: events < shape.events,
             m,
         });
     }

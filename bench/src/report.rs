@@ -13,6 +13,8 @@ pub struct Result {
     pub who: Who,
     /// The events it was given (fewer than the scenario's for splunklib on a prefix).
     pub events: u64,
+    /// Whether that was only the first part of the scenario's input.
+    pub prefix: bool,
     pub m: Measured,
 }
 
@@ -257,16 +259,15 @@ pub fn render(
         let floor = rate_of(&r.scenario, Who::Floor);
         let splunklib = rate_of(&r.scenario, Who::Splunklib);
         let eps = r.events_per_s();
-        let label =
-            if r.who == Who::Splunklib && !r.scenario.starts_with(&crate::short_count(r.events)) {
-                format!(
-                    "{} (first {} events)",
-                    r.who.label(),
-                    crate::short_count(r.events)
-                )
-            } else {
-                r.who.label().to_string()
-            };
+        let label = if r.prefix {
+            format!(
+                "{} (first {} events)",
+                r.who.label(),
+                crate::short_count(r.events)
+            )
+        } else {
+            r.who.label().to_string()
+        };
         let _ = writeln!(
             s,
             "| {} | {} | {} | {:.1} | {:.2} | {} | {:.1} | {} | {} | {:.1} | {:.2} | {} | {} |",
