@@ -282,7 +282,7 @@ pub struct Scorer {
     pub browser_events: u64,
 }
 
-const CACHE_LIMIT: usize = 100_000;
+const CACHE_LIMIT: usize = 16_384;
 
 impl Scorer {
     pub fn new(large_bytes: i64) -> Scorer {
