@@ -602,15 +602,9 @@ impl EndpointGroup {
         v
     }
 
-    /// Same formula as the proxy groups: the highest event score, +5 at 100 events, +5 more
-    /// at 1,000, +5 for three or more providers, at most 100.
+    /// Same formula as the proxy groups (`standard::group_risk`).
     pub fn risk_score(&self) -> u8 {
-        let mut r = u32::from(self.max_score);
-        r += 5
-            * (u32::from(self.events >= 100)
-                + u32::from(self.events >= 1000)
-                + u32::from(self.providers.len() >= 3));
-        r.min(100) as u8
+        super::standard::group_risk(self.max_score, self.events, self.providers.len())
     }
 }
 

@@ -637,18 +637,15 @@ impl Group {
     /// `RiskScore`: the highest event score, plus 5 for 100+ requests, 5 more for 1000+,
     /// and 5 for 3+ providers; at most 100.
     pub fn risk_score(&self) -> u8 {
-        let mut r = u32::from(self.max_score);
-        if self.requests >= 100 {
-            r += 5;
-        }
-        if self.requests >= 1000 {
-            r += 5;
-        }
-        if self.providers.len() >= 3 {
-            r += 5;
-        }
-        r.min(100) as u8
+        group_risk(self.max_score, self.requests, self.providers.len())
     }
+}
+
+/// A group's `RiskScore` (proxy and endpoint rows alike): its highest event score, +5 at 100
+/// events, +5 more at 1,000, +5 for three or more providers; at most 100.
+pub fn group_risk(max_score: u8, events: u64, providers: usize) -> u8 {
+    let bonus = u32::from(events >= 100) + u32::from(events >= 1000) + u32::from(providers >= 3);
+    (u32::from(max_score) + 5 * bonus).min(100) as u8
 }
 
 fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
