@@ -13,8 +13,8 @@ use crate::detect::standard::{self, Features, Groups, Key, Row, Scorer, Standard
 use crate::detect::{Event, Field};
 use crate::protocol::options::{self, Kind, Options, Spec};
 use crate::protocol::{
-    Cell, Command, CommandError, CommandType, Declaration, FieldId, Level, Output, Record, Records,
-    SearchInfo, Value, diag,
+    Cell, Command, CommandError, CommandType, CsvRows, Declaration, FieldId, Level, Output, Record,
+    Records, SearchInfo, Value, diag,
 };
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -185,7 +185,8 @@ pub const STANDARD_COLUMNS: [&str; 11] = [
 ];
 
 /// The fields `mode=events` adds to each event.
-pub const EVENT_FIELDS: [&str; 6] = [
+pub const EVENT_FIELDS: [&str; 7] = [
+    "ai_kind",
     "ai_provider",
     "ai_category",
     "ai_client",
@@ -353,6 +354,7 @@ fn event_cells(f: Option<&Features<'_>>) -> Vec<(&'static str, Cell)> {
         return Vec::new();
     };
     vec![
+        ("ai_kind", Cell::Text("proxy".to_string())),
         ("ai_provider", Cell::Text(f.provider().to_string())),
         ("ai_category", Cell::Text(f.category().to_string())),
         ("ai_client", Cell::Text(f.client.label())),
@@ -744,17 +746,38 @@ fn redacted(cells: Vec<(&str, Cell)>, redact: bool) -> Vec<(&str, Cell)> {
         .collect()
 }
 
-/// `mode=events`: the event as it came (so splunkd's merge keeps every field, with keys
-/// redacted) plus the `ai_*` fields.
-fn annotated<'n>(
+/// `mode=events`: one row of the reply: the event as it came (so splunkd's merge keeps every
+/// field, with API keys redacted), then the `ai_*` fields in `EVENT_FIELDS` order.
+fn annotate(
+    rows: &mut CsvRows,
     record: &Record<'_>,
-    names: &'n [String],
+    input: &[FieldId],
     ai: Vec<(&'static str, Cell)>,
     redact: bool,
-) -> Vec<(&'n str, Cell)> {
-    let mut cells: Vec<(&'n str, Cell)> = passthrough(record, names);
-    cells.extend(ai);
-    redacted(cells, redact)
+) {
+    for &id in input {
+        match record.get(id) {
+            Value::Null => rows.cell(b"", b""),
+            Value::One(v) if !redact => rows.cell(v, b""),
+            Value::One(v) => {
+                let text = String::from_utf8_lossy(v);
+                rows.cell(keys::redact(&text).as_bytes(), b"");
+            }
+            Value::Many(items) => {
+                let items = items.iter().map(|v| text(v)).collect();
+                let cells = redacted(vec![("", Cell::List(items))], redact);
+                rows.put(&cells[0].1);
+            }
+        }
+    }
+    let ai = redacted(ai, redact);
+    for column in EVENT_FIELDS {
+        match ai.iter().find(|(name, _)| *name == column) {
+            Some((_, cell)) => rows.put(cell),
+            None => rows.cell(b"", b""),
+        }
+    }
+    rows.end_row();
 }
 
 /// The key values of an endpoint finding: `by=` keys where they apply, else machine and user.
@@ -832,21 +855,6 @@ fn endpoint_event_cells(f: Option<&Finding<'_>>) -> Vec<(&'static str, Cell)> {
     ]
 }
 
-/// The fields of an input record as output cells (`_chunked_idx` among them, when present).
-fn passthrough<'n>(record: &Record<'_>, names: &'n [String]) -> Vec<(&'n str, Cell)> {
-    names
-        .iter()
-        .filter_map(|n| {
-            let cell = match record.get_named(n) {
-                Value::Null => return None,
-                Value::One(v) => Cell::Text(text(v)),
-                Value::Many(items) => Cell::List(items.iter().map(|v| text(v)).collect()),
-            };
-            Some((n.as_str(), cell))
-        })
-        .collect()
-}
-
 impl Command for AiDetect {
     fn getinfo(&mut self, info: &SearchInfo) -> Result<Declaration, CommandError> {
         let opts =
@@ -860,6 +868,22 @@ impl Command for AiDetect {
     fn execute(&mut self, records: &mut Records<'_>, out: &mut Output) -> Result<(), CommandError> {
         let ids = self.field_ids(records);
         let names: Vec<String> = records.fields().names().to_vec();
+        // mode=events writes its reply row by row: every field that came, then the ai_* fields.
+        let input_ids: Vec<FieldId> = names
+            .iter()
+            .filter_map(|n| records.fields().id(n))
+            .collect();
+        let mut rows = match &self.state {
+            State::Standard(st) if st.events_mode => {
+                let columns: Vec<&str> = names
+                    .iter()
+                    .map(String::as_str)
+                    .chain(EVENT_FIELDS)
+                    .collect();
+                Some(CsvRows::new(&columns))
+            }
+            _ => None,
+        };
         let partial_ids = (
             records.fields().id(PARTIAL_VERSION_FIELD),
             records.fields().id(PARTIAL_STATE_FIELD),
@@ -898,19 +922,17 @@ impl Command for AiDetect {
                     });
                     if kind == EventKind::Proxy {
                         let features = st.scorer.score(&event, &st.catalog, &st.allowlist);
-                        if st.events_mode {
+                        if let Some(rows) = rows.as_mut() {
                             let cells = event_cells(features.as_ref());
-                            out.records
-                                .push(annotated(&record, &names, cells, st.redact));
+                            annotate(rows, &record, &input_ids, cells, st.redact);
                         } else if let Some(f) = features {
                             st.groups.add(&event, &f, &st.params.keys);
                         }
                     } else {
                         let finding = endpoint::analyse(&event, kind, &st.catalog, &st.allowlist);
-                        if st.events_mode {
+                        if let Some(rows) = rows.as_mut() {
                             let cells = endpoint_event_cells(finding.as_ref());
-                            out.records
-                                .push(annotated(&record, &names, cells, st.redact));
+                            annotate(rows, &record, &input_ids, cells, st.redact);
                         } else if let Some(f) = finding {
                             let keys = endpoint_keys(&event, &f, &st.params.keys);
                             st.endpoint.add(keys, &f);
@@ -918,6 +940,9 @@ impl Command for AiDetect {
                     }
                 }
             }
+        }
+        if let Some(rows) = rows {
+            out.body = Some(rows.finish());
         }
         if self.map_phase {
             self.emit_partials(out);

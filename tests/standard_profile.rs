@@ -509,26 +509,30 @@ fn mode_events_annotates_every_event_and_echoes_chunked_idx() {
     let mut reader = csv::Reader::from_reader(replies[1].1.as_bytes());
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
     // Every field that came is returned (splunkd merges by _chunked_idx and keeps what the
-    // command returns), then the annotations.
-    assert_eq!(
-        header,
-        [
-            "_chunked_idx",
-            "src_ip",
-            "user",
-            "dest_host",
-            "http_method",
-            "uri_path",
-            "http_user_agent",
-            "ai_provider",
-            "ai_category",
-            "ai_client",
-            "ai_score",
-            "ai_reasons",
-            "__mv_ai_reasons",
-            "ai_allowlisted"
-        ]
-    );
+    // command returns), then the annotations; every column has its `__mv_` companion after
+    // the plain columns, as splunkd writes them.
+    let plain = [
+        "_chunked_idx",
+        "src_ip",
+        "user",
+        "dest_host",
+        "http_method",
+        "uri_path",
+        "http_user_agent",
+        "ai_kind",
+        "ai_provider",
+        "ai_category",
+        "ai_client",
+        "ai_score",
+        "ai_reasons",
+        "ai_allowlisted",
+    ];
+    let expected: Vec<String> = plain
+        .iter()
+        .map(|c| c.to_string())
+        .chain(plain.iter().map(|c| format!("__mv_{c}")))
+        .collect();
+    assert_eq!(header, expected);
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2, "every event is answered");
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();

@@ -7,7 +7,8 @@ use regex::{Regex, RegexSet};
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-/// Key formats, most specific first: (provider, pattern).
+/// Key formats, most specific first: (provider, pattern). Each starts with one of the
+/// literals of `Matchers::prefixes`.
 const FORMATS: &[(&str, &str)] = &[
     ("anthropic", r"sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{20,}"),
     ("openrouter", r"sk-or-v1-[A-Fa-f0-9]{32,}"),
@@ -53,6 +54,8 @@ pub const KEY_VARIABLES: &[&str] = &[
 ];
 
 struct Matchers {
+    /// The literal every key format starts with: a fast first look at any text.
+    prefixes: Regex,
     set: RegexSet,
     each: Vec<Regex>,
     any: Regex,
@@ -65,6 +68,7 @@ fn matchers() -> &'static Matchers {
         // A key is a whole token: not glued to more key-like characters on either side.
         let bounded = |p: &str| format!(r"(?:^|[^A-Za-z0-9_\-])({p})(?:$|[^A-Za-z0-9_\-])");
         Matchers {
+            prefixes: Regex::new("sk-|sk_|AIza|hf_|gsk_|xai-|pplx-|r8_").expect("compiles"),
             set: RegexSet::new(FORMATS.iter().map(|(_, p)| bounded(p)))
                 .expect("key formats compile"),
             each: FORMATS
@@ -88,6 +92,9 @@ fn matchers() -> &'static Matchers {
 /// The provider of the first key in `text`, if any.
 pub fn find_key(text: &str) -> Option<&'static str> {
     let m = matchers();
+    if !m.prefixes.is_match(text) {
+        return None;
+    }
     m.set.matches(text).iter().next().map(|i| FORMATS[i].0)
 }
 
@@ -127,7 +134,7 @@ fn provider_of(key: &str) -> &'static str {
 /// Replaces every API key in `text` with `provider:abcd…#hash`; borrowed when there is none.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let m = matchers();
-    if !m.any.is_match(text) {
+    if !m.prefixes.is_match(text) || !m.any.is_match(text) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());

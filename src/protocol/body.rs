@@ -320,6 +320,97 @@ pub fn format_number(x: f64) -> String {
     }
 }
 
+/// A CSV body written row by row, for replies with a row per input record: the header is
+/// fixed up front (every column with its `__mv_` companion after all plain columns, as
+/// splunkd writes), and each cell goes straight into the output bytes.
+pub struct CsvRows {
+    w: csv::Writer<Vec<u8>>,
+    columns: usize,
+    mv: Vec<Vec<u8>>,
+    next: usize,
+    rows: usize,
+}
+
+impl CsvRows {
+    pub fn new<S: AsRef<str>>(columns: &[S]) -> CsvRows {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        let header = columns
+            .iter()
+            .map(|c| c.as_ref().to_string())
+            .chain(columns.iter().map(|c| format!("__mv_{}", c.as_ref())));
+        w.write_record(header)
+            .expect("writing to a Vec cannot fail");
+        CsvRows {
+            w,
+            columns: columns.len(),
+            mv: vec![Vec::new(); columns.len()],
+            next: 0,
+            rows: 0,
+        }
+    }
+
+    /// The next column's cell: a plain value (`mv` empty) or a list (display and `__mv_`).
+    pub fn cell(&mut self, plain: &[u8], mv: &[u8]) {
+        if self.next < self.columns {
+            self.w
+                .write_field(plain)
+                .expect("writing to a Vec cannot fail");
+            self.mv[self.next].clear();
+            self.mv[self.next].extend_from_slice(mv);
+            self.next += 1;
+        }
+    }
+
+    /// The next column's cell from an output `Cell`.
+    pub fn put(&mut self, cell: &Cell) {
+        match cell {
+            Cell::Null => self.cell(b"", b""),
+            Cell::Text(s) => self.cell(s.as_bytes(), b""),
+            Cell::Int(i) => self.cell(i.to_string().as_bytes(), b""),
+            Cell::Number(x) => self.cell(format_number(*x).as_bytes(), b""),
+            Cell::List(items) => match items.len() {
+                0 => self.cell(b"", b""),
+                1 => self.cell(items[0].as_bytes(), b""),
+                _ => {
+                    let (plain, mv) = encode_mv(items);
+                    self.cell(plain.as_bytes(), mv.as_bytes());
+                }
+            },
+        }
+    }
+
+    /// Ends the row; columns not given are null.
+    pub fn end_row(&mut self) {
+        while self.next < self.columns {
+            self.cell(b"", b"");
+        }
+        for mv in &self.mv {
+            self.w
+                .write_field(mv)
+                .expect("writing to a Vec cannot fail");
+        }
+        self.w
+            .write_record(None::<&[u8]>)
+            .expect("writing to a Vec cannot fail");
+        self.next = 0;
+        self.rows += 1;
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The body: empty when no row was written.
+    pub fn finish(self) -> Vec<u8> {
+        if self.rows == 0 {
+            return Vec::new();
+        }
+        self.w.into_inner().expect("writing to a Vec cannot fail")
+    }
+}
+
 /// One output cell.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -604,6 +695,22 @@ mod tests {
             "a,b,__mv_b,c,d\n1,,,,\n2.5,\"x$\ny\",$x$$$;$y$,,\n,,,only,\n"
         );
         assert!(RecordSet::new().to_csv().is_empty());
+    }
+
+    #[test]
+    fn rows_written_one_by_one_have_fixed_columns_with_mv_companions() {
+        let mut rows = CsvRows::new(&["a", "b"]);
+        rows.put(&Cell::Text("x,y".into()));
+        rows.put(&Cell::List(vec!["1".into(), "$2".into()]));
+        rows.end_row();
+        rows.put(&Cell::Int(7));
+        rows.end_row();
+        let text = String::from_utf8(rows.finish()).unwrap();
+        assert_eq!(
+            text,
+            "a,b,__mv_a,__mv_b\n\"x,y\",\"1\n$2\",,$1$;$$$2$\n7,,,\n"
+        );
+        assert!(CsvRows::new(&["a"]).finish().is_empty());
     }
 
     #[test]

@@ -48,6 +48,9 @@ impl Declaration {
 #[derive(Debug, Default)]
 pub struct Output {
     pub records: RecordSet,
+    /// A body the command wrote itself (see [`super::body::CsvRows`]); it replaces `records`.
+    /// For commands that answer every event, where building records first would cost memory.
+    pub body: Option<Vec<u8>>,
     pub messages: Vec<(Level, String)>,
 }
 
@@ -266,6 +269,8 @@ fn run<C: Command, R: BufRead, W: Write>(
         // A reporting command answers non-final chunks with `{"finished":false}` and no body.
         let body = if reporting && !last {
             Vec::new()
+        } else if let Some(body) = out.body.take() {
+            body
         } else {
             out.records.to_csv()
         };
