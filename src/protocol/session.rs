@@ -283,6 +283,7 @@ fn run<C: Command, R: BufRead, W: Write>(
             ..Reply::default()
         };
         write_reply(output, &reply, &body)?;
+        reader.recycle(chunk);
     }
     Ok(())
 }
