@@ -114,15 +114,6 @@ pub fn u64_from_json(v: &Value) -> Result<u64, PartialError> {
     v.as_u64().ok_or_else(|| malformed("count"))
 }
 
-/// Adds the values of `from` that `into` lacks.
-pub fn union<T: Ord + Clone>(into: &mut ValueSet<T>, from: &ValueSet<T>) {
-    if into.is_empty() {
-        into.clone_from(from);
-    } else {
-        into.extend(from.iter().cloned());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

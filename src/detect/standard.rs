@@ -242,10 +242,6 @@ impl Features<'_> {
 /// (`None`: not a host at all).
 type HostEntry = Option<(Option<usize>, std::rc::Rc<str>, bool)>;
 
-fn is_address(host: &str) -> bool {
-    is_address_bytes(host.as_bytes())
-}
-
 /// An IPv4 address (with or without a port) or an IPv6 literal.
 fn is_address_bytes(host: &[u8]) -> bool {
     let v4 = host.split(|&b| b == b':').next().unwrap_or(host);
@@ -305,7 +301,7 @@ impl Scorer {
             None => {
                 let entry = normalize_host(raw).map(|h| {
                     let index = catalog.lookup_index(&h);
-                    let address = is_address(&h);
+                    let address = is_address_bytes(h.as_bytes());
                     (index, std::rc::Rc::<str>::from(h.as_ref()), address)
                 });
                 if self.hosts.len() >= CACHE_LIMIT {
