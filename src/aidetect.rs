@@ -264,12 +264,9 @@ impl RecordEvent<'_> {
 }
 
 impl Event for RecordEvent<'_> {
+    #[inline]
     fn first(&self, field: Field) -> Option<Cow<'_, [u8]>> {
-        match self.record.get(self.id(field)?) {
-            Value::Null => None,
-            Value::One(v) => Some(Cow::Borrowed(v)),
-            Value::Many(items) => items.into_iter().find(|v| !v.is_empty()),
-        }
+        self.record.first(self.id(field)?)
     }
 
     fn each(&self, field: Field, visit: &mut dyn FnMut(&[u8])) {

@@ -70,11 +70,21 @@ const ANCHORS: [&[u8]; 5] = [b"v1", b"chat/", b"model/", b"voices/", b"api/paas/
 fn may_have_needle(path: &[u8]) -> bool {
     memchr::memchr2_iter(b'/', b':', path).any(|i| {
         path[i] == b':'
-            || ANCHORS.iter().any(|a| {
-                path.get(i + 1..i + 1 + a.len())
-                    .is_some_and(|p| p.eq_ignore_ascii_case(a))
-            })
+            // Every anchor starts with one of these letters (checked in `tests`).
+            || (path
+                .get(i + 1)
+                .is_some_and(|&b| matches!(b | 0x20, b'v' | b'c' | b'm' | b'a'))
+                && ANCHORS.iter().any(|a| {
+                    path.get(i + 1..i + 1 + a.len())
+                        .is_some_and(|p| p.eq_ignore_ascii_case(a))
+                }))
     })
+}
+
+/// `false` when `path` (its query string already removed) cannot have a shape: the cheap
+/// test `shape` starts with, for callers that cache shapes and want to skip the cache.
+pub fn may_have_shape(path: &[u8]) -> bool {
+    path.starts_with(b"/") && may_have_needle(path)
 }
 
 /// The families of needles as one automaton: one pass over a path says which match.
@@ -101,7 +111,7 @@ fn families() -> &'static regex::bytes::RegexSet {
 /// The shape of a request path (the query string, if any, is ignored).
 pub fn shape(path: &[u8]) -> Option<PathShape> {
     let path = memchr::memchr2(b'?', b'#', path).map_or(path, |q| &path[..q]);
-    if !path.starts_with(b"/") || !may_have_needle(path) {
+    if !may_have_shape(path) {
         return None;
     }
     let m = families().matches(path);
@@ -155,6 +165,13 @@ mod tests {
             shape(b"/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM"),
             Some(PathShape::VoiceCloning)
         );
+    }
+
+    #[test]
+    fn every_anchor_starts_with_a_letter_the_cheap_pass_looks_for() {
+        for a in ANCHORS {
+            assert!(matches!(a[0] | 0x20, b'v' | b'c' | b'm' | b'a'), "{a:?}");
+        }
     }
 
     #[test]

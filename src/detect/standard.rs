@@ -242,6 +242,17 @@ impl Features<'_> {
 /// (`None`: not a host at all).
 type HostEntry = Option<(Option<usize>, std::rc::Rc<str>, bool)>;
 
+/// What a raw host value is, decided once per distinct value.
+#[derive(Debug, Clone)]
+enum Verdict {
+    /// Empty once its URL parts are removed.
+    Empty,
+    /// Not in the catalog (its tail rules it out); `true` for an IP address.
+    Unlisted(bool),
+    /// Normalised and looked up (the catalog decided), or not a host at all.
+    Resolved(HostEntry),
+}
+
 /// An IPv4 address (with or without a port) or an IPv6 literal.
 fn is_address_bytes(host: &[u8]) -> bool {
     let v4 = host.split(|&b| b == b':').next().unwrap_or(host);
@@ -266,12 +277,21 @@ fn host_part(raw: &[u8]) -> &[u8] {
     &rest[..end]
 }
 
+/// A host part's normalised name, catalog service and whether it is an IP address.
+fn resolve(catalog: &Catalog, part: &[u8]) -> HostEntry {
+    normalize_host(part).map(|h| {
+        let index = catalog.lookup_index(&h);
+        let address = is_address_bytes(h.as_bytes());
+        (index, std::rc::Rc::<str>::from(h.as_ref()), address)
+    })
+}
+
 /// The per-event part of the standard profile, with caches for repeated hosts and agents.
 #[derive(Debug, Default)]
 pub struct Scorer {
     large_bytes: i64,
     hosts: HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>,
-    host_entries: Vec<HostEntry>,
+    host_entries: Vec<Verdict>,
     agents: HashMap<Vec<u8>, Client, foldhash::fast::RandomState>,
     shapes: HashMap<Box<[u8]>, Option<PathShape>, foldhash::fast::RandomState>,
     /// Browser events skipped (human use), for the inspector.
@@ -292,23 +312,28 @@ impl Scorer {
         }
     }
 
-    /// The normalised host of a raw host value and its catalog service, cached by the raw
-    /// bytes so that a host seen before costs one hash lookup.
-    fn host(&mut self, catalog: &Catalog, raw: &[u8]) -> &HostEntry {
-        let raw = host_part(raw);
+    /// What a raw host value is, cached by its bytes so that a host seen before costs one
+    /// hash lookup (most events go to a few thousand hosts).
+    fn verdict(&mut self, catalog: &Catalog, raw: &[u8]) -> &Verdict {
         let slot = match self.hosts.get(raw) {
             Some(&slot) => slot,
             None => {
-                let entry = normalize_host(raw).map(|h| {
-                    let index = catalog.lookup_index(&h);
-                    let address = is_address_bytes(h.as_bytes());
-                    (index, std::rc::Rc::<str>::from(h.as_ref()), address)
-                });
+                let part = host_part(raw);
+                let verdict = if !catalog.may_contain(part) {
+                    // Not an AI service: no need to normalise or look it up.
+                    if part.is_empty() {
+                        Verdict::Empty
+                    } else {
+                        Verdict::Unlisted(is_address_bytes(part))
+                    }
+                } else {
+                    Verdict::Resolved(resolve(catalog, part))
+                };
                 if self.hosts.len() >= CACHE_LIMIT {
                     self.hosts.clear();
                     self.host_entries.clear();
                 }
-                self.host_entries.push(entry);
+                self.host_entries.push(verdict);
                 let slot = self.host_entries.len() - 1;
                 self.hosts.insert(raw.into(), slot);
                 slot
@@ -319,8 +344,11 @@ impl Scorer {
 
     /// The path's shape, cached: the paths of API calls repeat.
     fn shape(&mut self, path: &[u8]) -> Option<PathShape> {
-        let end = path.iter().position(|&b| b == b'?' || b == b'#');
-        let path = end.map_or(path, |q| &path[..q]);
+        let path = memchr::memchr2(b'?', b'#', path).map_or(path, |q| &path[..q]);
+        // Most paths fail the cheap test: no cache entry for them.
+        if !crate::detect::paths::may_have_shape(path) {
+            return None;
+        }
         if let Some(&s) = self.shapes.get(path) {
             return s;
         }
@@ -361,28 +389,25 @@ impl Scorer {
         let mut found: Option<(std::rc::Rc<str>, &'c Service)> = None;
         for f in HOST_FIELDS {
             let Some(raw) = event.first(f) else { continue };
-            let part = host_part(&raw);
-            if !catalog.may_contain(part) {
-                // Not an AI service: no need to normalise or look it up.
-                if part.is_empty() {
-                    continue;
+            match self.verdict(catalog, &raw) {
+                Verdict::Empty | Verdict::Resolved(None) => continue,
+                Verdict::Unlisted(address) => {
+                    first_host.get_or_insert(f);
+                    if *address {
+                        continue;
+                    }
+                    break;
                 }
-                first_host.get_or_insert(f);
-                if is_address_bytes(part) {
-                    continue;
+                Verdict::Resolved(Some((index, host, address))) => {
+                    if let Some(i) = *index {
+                        found = Some((host.clone(), &catalog.services()[i]));
+                        break;
+                    }
+                    first_host.get_or_insert(f);
+                    if !*address {
+                        break;
+                    }
                 }
-                break;
-            }
-            let Some((index, host, address)) = self.host(catalog, &raw) else {
-                continue;
-            };
-            if let Some(i) = *index {
-                found = Some((host.clone(), &catalog.services()[i]));
-                break;
-            }
-            first_host.get_or_insert(f);
-            if !*address {
-                break;
             }
         }
         let path = coalesce(event, &PATH_FIELDS).or_else(|| url_path(event));
@@ -390,9 +415,10 @@ impl Scorer {
         let (host, service) = match found {
             Some((h, s)) => (h, Some(s)),
             None if shape.is_some() => {
+                // An API path on a host the catalog does not know (rare): its name is needed.
                 let host = first_host
                     .and_then(|f| event.first(f))
-                    .and_then(|raw| self.host(catalog, &raw).as_ref().map(|(_, h, _)| h.clone()));
+                    .and_then(|raw| resolve(catalog, host_part(&raw)).map(|(_, h, _)| h));
                 (host.unwrap_or_else(|| std::rc::Rc::from("")), None)
             }
             None => return None,

@@ -192,6 +192,25 @@ impl<'r> Record<'r> {
         }
     }
 
+    /// The first non-empty value of the field (`get`'s first non-empty item), without
+    /// building the list when the field has a single value.
+    #[inline]
+    pub fn first(&self, id: FieldId) -> Option<Cow<'r, [u8]>> {
+        if let Some(mv) = self.fields.mv_col[id.0].and_then(|c| self.row.get(self.body, c))
+            && !mv.is_empty()
+        {
+            return match self.get(id) {
+                Value::Null => None,
+                Value::One(v) => Some(Cow::Borrowed(v)),
+                Value::Many(items) => items.into_iter().find(|v| !v.is_empty()),
+            };
+        }
+        match self.cell(id) {
+            None | Some(b"") => None,
+            Some(v) => Some(Cow::Borrowed(v)),
+        }
+    }
+
     /// `get` by name; `Null` when the chunk has no such field.
     pub fn get_named(&self, name: &str) -> Value<'r> {
         self.fields.id(name).map_or(Value::Null, |id| self.get(id))

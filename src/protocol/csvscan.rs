@@ -51,15 +51,10 @@ impl Row {
     }
 
     /// Field `i` of the row, read from `body` (the same body the row was scanned from).
-    #[inline]
+    #[inline(always)]
     pub fn get<'a>(&'a self, body: &'a [u8], i: usize) -> Option<&'a [u8]> {
         if self.by_spans {
-            let s = self.spans.get(i)?;
-            return Some(if s.decoded {
-                &self.scratch[s.start..s.end]
-            } else {
-                &body[s.start..s.end]
-            });
+            return self.get_span(body, i);
         }
         let end = *self.ends.get(i)? as usize;
         let start = match i {
@@ -67,6 +62,16 @@ impl Row {
             _ => self.ends[i - 1] as usize + 1,
         };
         Some(unquote(&body[start..end]))
+    }
+
+    #[inline(never)]
+    fn get_span<'a>(&'a self, body: &'a [u8], i: usize) -> Option<&'a [u8]> {
+        let s = self.spans.get(i)?;
+        Some(if s.decoded {
+            &self.scratch[s.start..s.end]
+        } else {
+            &body[s.start..s.end]
+        })
     }
 
     fn clear(&mut self, by_spans: bool) {
