@@ -67,11 +67,16 @@ pub struct Catalog {
 
 /// The last two labels of a host (or the host itself when it has fewer).
 fn tail(host: &[u8]) -> &[u8] {
-    let mut dots = host.iter().enumerate().rev().filter(|(_, b)| **b == b'.');
-    match (dots.next(), dots.next()) {
-        (Some(_), Some((i, _))) => &host[i + 1..],
-        _ => host,
+    let mut dots = 0;
+    for i in (0..host.len()).rev() {
+        if host[i] == b'.' {
+            dots += 1;
+            if dots == 2 {
+                return &host[i + 1..];
+            }
+        }
     }
+    host
 }
 
 /// The literal endings a host matching `pattern` must have: `…\.(amazonaws\.com|api\.aws)$`
@@ -293,17 +298,20 @@ impl Catalog {
         let Some(tails) = &self.tails else {
             return true;
         };
-        let mut host = raw;
-        if let Some(i) = host.iter().rposition(|&b| b == b':')
-            && host[i + 1..].iter().all(u8::is_ascii_digit)
-            && !host[..i].contains(&b':')
-        {
-            host = &host[..i];
+        // One pass from the end: a port (`:` and digits, the only colon), trailing dots,
+        // then the last two labels.
+        let mut end = raw.len();
+        let mut i = end;
+        while i > 0 && raw[i - 1].is_ascii_digit() {
+            i -= 1;
         }
-        while let [rest @ .., b'.'] = host {
-            host = rest;
+        if i > 0 && raw[i - 1] == b':' && !raw[..i - 1].contains(&b':') {
+            end = i - 1;
         }
-        let t = tail(host);
+        while end > 0 && raw[end - 1] == b'.' {
+            end -= 1;
+        }
+        let t = tail(&raw[..end]);
         let mut buf = [0u8; 64];
         if t.len() > buf.len() || !t.is_ascii() {
             return true;

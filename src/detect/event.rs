@@ -236,6 +236,7 @@ impl Field {
     }
 
     /// A dense index: the known fields first, then the extras.
+    #[inline]
     pub fn index(self) -> usize {
         match self {
             Field::DestHost => 0,

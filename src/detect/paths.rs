@@ -67,24 +67,46 @@ const GOOGLE: &[&str] = &[
 /// any of them is ruled out in one cheap pass.
 const ANCHORS: [&[u8]; 5] = [b"v1", b"chat/", b"model/", b"voices/", b"api/paas/"];
 
+/// The plain definition of the cheap test (the tests check `shape_candidate` against it).
+#[cfg(test)]
 fn may_have_needle(path: &[u8]) -> bool {
-    memchr::memchr2_iter(b'/', b':', path).any(|i| {
-        path[i] == b':'
-            // Every anchor starts with one of these letters (checked in `tests`).
-            || (path
-                .get(i + 1)
-                .is_some_and(|&b| matches!(b | 0x20, b'v' | b'c' | b'm' | b'a'))
-                && ANCHORS.iter().any(|a| {
-                    path.get(i + 1..i + 1 + a.len())
-                        .is_some_and(|p| p.eq_ignore_ascii_case(a))
-                }))
+    (0..path.len()).any(|i| match path[i] {
+        b':' => true,
+        b'/' => anchored_at(path, i + 1),
+        _ => false,
     })
 }
 
-/// `false` when `path` (its query string already removed) cannot have a shape: the cheap
-/// test `shape` starts with, for callers that cache shapes and want to skip the cache.
-pub fn may_have_shape(path: &[u8]) -> bool {
-    path.starts_with(b"/") && may_have_needle(path)
+/// An anchor starts at `at`.
+#[inline]
+fn anchored_at(path: &[u8], at: usize) -> bool {
+    // Every anchor starts with one of these letters (checked in `tests`).
+    path.get(at)
+        .is_some_and(|&b| matches!(b | 0x20, b'v' | b'c' | b'm' | b'a'))
+        && ANCHORS.iter().any(|a| {
+            path.get(at..at + a.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(a))
+        })
+}
+
+/// The path without its query string or fragment, when it may have a shape; `None` when
+/// the cheap test that `shape` starts with rules it out. One pass over the bytes: paths are
+/// short, and most fail the test, so callers that cache shapes can skip the cache for them.
+#[inline]
+pub fn shape_candidate(path: &[u8]) -> Option<&[u8]> {
+    if path.first() != Some(&b'/') {
+        return None;
+    }
+    let mut maybe = false;
+    for (i, &b) in path.iter().enumerate() {
+        match b {
+            b'?' | b'#' => return maybe.then(|| &path[..i]),
+            b':' => maybe = true,
+            b'/' if !maybe => maybe = anchored_at(path, i + 1),
+            _ => {}
+        }
+    }
+    maybe.then_some(path)
 }
 
 /// The families of needles as one automaton: one pass over a path says which match.
@@ -110,10 +132,7 @@ fn families() -> &'static regex::bytes::RegexSet {
 
 /// The shape of a request path (the query string, if any, is ignored).
 pub fn shape(path: &[u8]) -> Option<PathShape> {
-    let path = memchr::memchr2(b'?', b'#', path).map_or(path, |q| &path[..q]);
-    if !may_have_shape(path) {
-        return None;
-    }
+    let path = shape_candidate(path)?;
     let m = families().matches(path);
     if m.matched(0) {
         Some(PathShape::VoiceCloning)
@@ -171,6 +190,52 @@ mod tests {
     fn every_anchor_starts_with_a_letter_the_cheap_pass_looks_for() {
         for a in ANCHORS {
             assert!(matches!(a[0] | 0x20, b'v' | b'c' | b'm' | b'a'), "{a:?}");
+        }
+    }
+
+    /// The one-pass candidate test is the plain definition: cut at `?` or `#`, then a
+    /// leading `/` and a needle anchor.
+    #[test]
+    fn the_one_pass_candidate_test_is_the_plain_definition() {
+        let plain = |path: &[u8]| -> Option<Vec<u8>> {
+            let cut = path
+                .iter()
+                .position(|&b| b == b'?' || b == b'#')
+                .map_or(path, |q| &path[..q]);
+            (cut.starts_with(b"/") && may_have_needle(cut)).then(|| cut.to_vec())
+        };
+        let parts: [&[u8]; 12] = [
+            b"/",
+            b"v1",
+            b"V1",
+            b"chat/",
+            b"model/",
+            b":",
+            b"?",
+            b"#",
+            b"x",
+            b"api/paas/",
+            b"voices/",
+            b"/v",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut path = Vec::new();
+            for _ in 0..(seed % 7) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                path.extend_from_slice(parts[(seed % parts.len() as u64) as usize]);
+            }
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            assert_eq!(
+                shape_candidate(&path).map(<[u8]>::to_vec),
+                plain(&path),
+                "{:?}",
+                String::from_utf8_lossy(&path)
+            );
         }
     }
 

@@ -242,23 +242,36 @@ impl Features<'_> {
 /// (`None`: not a host at all).
 type HostEntry = Option<(Option<usize>, std::rc::Rc<str>, bool)>;
 
-/// What a raw host value is, decided once per distinct value.
-#[derive(Debug, Clone)]
+/// What a raw host value is.
+#[derive(Debug, Clone, Copy)]
 enum Verdict {
     /// Empty once its URL parts are removed.
     Empty,
     /// Not in the catalog (its tail rules it out); `true` for an IP address.
     Unlisted(bool),
-    /// Normalised and looked up (the catalog decided), or not a host at all.
-    Resolved(HostEntry),
+    /// Normalised and looked up: the slot of its `HostEntry` in the cache.
+    Resolved(usize),
 }
 
-/// An IPv4 address (with or without a port) or an IPv6 literal.
+/// An IPv4 address (with or without a port) or an IPv6 literal: the part before the first
+/// `:` is digits and dots, or there are two colons or more, or it starts with `[`.
 fn is_address_bytes(host: &[u8]) -> bool {
-    let v4 = host.split(|&b| b == b':').next().unwrap_or(host);
-    (!v4.is_empty() && v4.iter().all(|b| b.is_ascii_digit() || *b == b'.'))
-        || host.iter().filter(|&&b| b == b':').count() > 1
-        || host.starts_with(b"[")
+    if host.first() == Some(&b'[') {
+        return true;
+    }
+    let (mut colons, mut v4_len, mut v4) = (0, 0, true);
+    for &b in host {
+        if b == b':' {
+            colons += 1;
+            if colons > 1 {
+                return true;
+            }
+        } else if colons == 0 {
+            v4_len += 1;
+            v4 &= b.is_ascii_digit() || b == b'.';
+        }
+    }
+    v4 && v4_len > 0
 }
 
 /// The host part of a URL (`https://h:443/p` → `h:443`); other values as they are.
@@ -291,7 +304,7 @@ fn resolve(catalog: &Catalog, part: &[u8]) -> HostEntry {
 pub struct Scorer {
     large_bytes: i64,
     hosts: HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>,
-    host_entries: Vec<Verdict>,
+    host_entries: Vec<HostEntry>,
     agents: HashMap<Vec<u8>, Client, foldhash::fast::RandomState>,
     shapes: HashMap<Box<[u8]>, Option<PathShape>, foldhash::fast::RandomState>,
     /// Browser events skipped (human use), for the inspector.
@@ -312,43 +325,35 @@ impl Scorer {
         }
     }
 
-    /// What a raw host value is, cached by its bytes so that a host seen before costs one
-    /// hash lookup (most events go to a few thousand hosts).
-    fn verdict(&mut self, catalog: &Catalog, raw: &[u8]) -> &Verdict {
-        let slot = match self.hosts.get(raw) {
-            Some(&slot) => slot,
-            None => {
-                let part = host_part(raw);
-                let verdict = if !catalog.may_contain(part) {
-                    // Not an AI service: no need to normalise or look it up.
-                    if part.is_empty() {
-                        Verdict::Empty
-                    } else {
-                        Verdict::Unlisted(is_address_bytes(part))
-                    }
-                } else {
-                    Verdict::Resolved(resolve(catalog, part))
-                };
-                if self.hosts.len() >= CACHE_LIMIT {
-                    self.hosts.clear();
-                    self.host_entries.clear();
-                }
-                self.host_entries.push(verdict);
-                let slot = self.host_entries.len() - 1;
-                self.hosts.insert(raw.into(), slot);
-                slot
-            }
-        };
-        &self.host_entries[slot]
+    /// What a raw host value is. The catalog's tail test rules out most hosts without a
+    /// cache (proxy logs have a long tail of hosts, which would only churn one); the rest
+    /// are normalised and looked up once per distinct value.
+    fn verdict(&mut self, catalog: &Catalog, raw: &[u8]) -> Verdict {
+        let part = host_part(raw);
+        if !catalog.may_contain(part) {
+            return if part.is_empty() {
+                Verdict::Empty
+            } else {
+                Verdict::Unlisted(is_address_bytes(part))
+            };
+        }
+        if let Some(&slot) = self.hosts.get(part) {
+            return Verdict::Resolved(slot);
+        }
+        if self.hosts.len() >= CACHE_LIMIT {
+            self.hosts.clear();
+            self.host_entries.clear();
+        }
+        self.host_entries.push(resolve(catalog, part));
+        let slot = self.host_entries.len() - 1;
+        self.hosts.insert(part.into(), slot);
+        Verdict::Resolved(slot)
     }
 
     /// The path's shape, cached: the paths of API calls repeat.
     fn shape(&mut self, path: &[u8]) -> Option<PathShape> {
-        let path = memchr::memchr2(b'?', b'#', path).map_or(path, |q| &path[..q]);
         // Most paths fail the cheap test: no cache entry for them.
-        if !crate::detect::paths::may_have_shape(path) {
-            return None;
-        }
+        let path = crate::detect::paths::shape_candidate(path)?;
         if let Some(&s) = self.shapes.get(path) {
             return s;
         }
@@ -389,16 +394,20 @@ impl Scorer {
         let mut found: Option<(std::rc::Rc<str>, &'c Service)> = None;
         for f in HOST_FIELDS {
             let Some(raw) = event.first(f) else { continue };
-            match self.verdict(catalog, &raw) {
-                Verdict::Empty | Verdict::Resolved(None) => continue,
+            let slot = match self.verdict(catalog, &raw) {
+                Verdict::Empty => continue,
                 Verdict::Unlisted(address) => {
                     first_host.get_or_insert(f);
-                    if *address {
+                    if address {
                         continue;
                     }
                     break;
                 }
-                Verdict::Resolved(Some((index, host, address))) => {
+                Verdict::Resolved(slot) => slot,
+            };
+            match &self.host_entries[slot] {
+                None => continue,
+                Some((index, host, address)) => {
                     if let Some(i) = *index {
                         found = Some((host.clone(), &catalog.services()[i]));
                         break;
