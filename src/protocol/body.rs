@@ -504,16 +504,34 @@ impl RecordSet {
 
     /// CSV bytes (header + rows, `\n` line ends); empty when there are no rows.
     pub fn to_csv(&self) -> Vec<u8> {
-        if self.rows.is_empty() {
+        self.csv(self.rows.iter())
+    }
+
+    /// As [`RecordSet::to_csv`], freeing each row once it is written: a large reply is
+    /// never held twice, as cells and as CSV.
+    pub fn into_csv(mut self) -> Vec<u8> {
+        let rows = std::mem::take(&mut self.rows);
+        self.csv_with_multi(Self::multi(&self.columns, &rows), rows.into_iter())
+    }
+
+    fn multi(columns: &[String], rows: &[Vec<Cell>]) -> Vec<bool> {
+        (0..columns.len())
+            .map(|c| rows.iter().any(|r| r.get(c).is_some_and(Cell::is_multi)))
+            .collect()
+    }
+
+    fn csv<R: std::borrow::Borrow<Vec<Cell>>>(&self, rows: impl Iterator<Item = R>) -> Vec<u8> {
+        self.csv_with_multi(Self::multi(&self.columns, &self.rows), rows)
+    }
+
+    fn csv_with_multi<R: std::borrow::Borrow<Vec<Cell>>>(
+        &self,
+        multi: Vec<bool>,
+        mut rows: impl Iterator<Item = R>,
+    ) -> Vec<u8> {
+        let Some(first) = rows.next() else {
             return Vec::new();
-        }
-        let multi: Vec<bool> = (0..self.columns.len())
-            .map(|c| {
-                self.rows
-                    .iter()
-                    .any(|r| r.get(c).is_some_and(Cell::is_multi))
-            })
-            .collect();
+        };
         let mut w = csv::WriterBuilder::new()
             .terminator(csv::Terminator::Any(b'\n'))
             .from_writer(Vec::new());
@@ -527,21 +545,26 @@ impl RecordSet {
         w.write_record(&header)
             .expect("writing to a Vec cannot fail");
         let mut out = csv::StringRecord::new();
-        for row in &self.rows {
+        for row in std::iter::once(first).chain(rows) {
+            let row = row.borrow();
             out.clear();
             for (c, &has_mv) in multi.iter().enumerate() {
-                let (plain, mv) = match row.get(c).unwrap_or(&Cell::Null) {
-                    Cell::Null => (String::new(), String::new()),
-                    Cell::Text(s) => (s.clone(), String::new()),
-                    Cell::Int(i) => (i.to_string(), String::new()),
-                    Cell::Number(x) => (format_number(*x), String::new()),
+                let mut mv = String::new();
+                match row.get(c).unwrap_or(&Cell::Null) {
+                    Cell::Null => out.push_field(""),
+                    Cell::Text(s) => out.push_field(s),
+                    Cell::Int(i) => out.push_field(&i.to_string()),
+                    Cell::Number(x) => out.push_field(&format_number(*x)),
                     Cell::List(items) => match items.len() {
-                        0 => (String::new(), String::new()),
-                        1 => (items[0].clone(), String::new()),
-                        _ => encode_mv(items),
+                        0 => out.push_field(""),
+                        1 => out.push_field(&items[0]),
+                        _ => {
+                            let (plain, m) = encode_mv(items);
+                            out.push_field(&plain);
+                            mv = m;
+                        }
                     },
-                };
-                out.push_field(&plain);
+                }
                 if has_mv {
                     out.push_field(&mv);
                 }
@@ -695,6 +718,8 @@ mod tests {
             "a,b,__mv_b,c,d\n1,,,,\n2.5,\"x$\ny\",$x$$$;$y$,,\n,,,only,\n"
         );
         assert!(RecordSet::new().to_csv().is_empty());
+        assert_eq!(String::from_utf8(set.into_csv()).unwrap(), csv);
+        assert!(RecordSet::new().into_csv().is_empty());
     }
 
     #[test]
