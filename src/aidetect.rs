@@ -722,7 +722,26 @@ const WEIGHT_FIELDS: [Field; 5] = [
 ];
 
 /// An output row with what ranks it: (allowlisted, RiskScore, cells).
-type Ranked<'k> = (bool, u8, Vec<(&'k str, Cell)>);
+/// The rows that `ranked` shows, by their index; the others are freed.
+fn shown_only(
+    rows: Vec<Row>,
+    endpoint_rows: Vec<EndpointRow>,
+    ranked: &[(bool, u8, Result<usize, usize>)],
+) -> (Vec<Option<Row>>, Vec<Option<EndpointRow>>) {
+    let mut keep = (vec![false; rows.len()], vec![false; endpoint_rows.len()]);
+    for (_, _, at) in ranked {
+        match *at {
+            Ok(i) => keep.0[i] = true,
+            Err(i) => keep.1[i] = true,
+        }
+    }
+    let rows = rows.into_iter().zip(keep.0).map(|(r, k)| k.then_some(r));
+    let endpoint_rows = endpoint_rows
+        .into_iter()
+        .zip(keep.1)
+        .map(|(r, k)| k.then_some(r));
+    (rows.collect(), endpoint_rows.collect())
+}
 
 /// Replaces API keys in every text cell (unless `redact=false`).
 fn redacted(cells: Vec<(&str, Cell)>, redact: bool) -> Vec<(&str, Cell)> {
@@ -1009,36 +1028,38 @@ impl Command for AiDetect {
                 let endpoint_rows =
                     std::mem::take(endpoint).finish(params.min_risk, params.hide_allowlisted);
                 // Proxy and endpoint rows in one ranking: not allowlisted first, then RiskScore.
-                // Each list is sorted already; rank by reference, cut to the limit, and build
-                // cells only for the rows shown.
-                let mut ranked: Vec<(bool, u8, Result<&Row, &EndpointRow>)> = rows
-                    .iter()
-                    .map(|r| (r.allowlisted.is_some(), r.group.risk_score(), Ok(r)))
-                    .chain(
-                        endpoint_rows
-                            .iter()
-                            .map(|r| (r.allowlisted.is_some(), r.group.risk_score(), Err(r))),
-                    )
-                    .collect();
+                // Each list is sorted already; rank by index, cut to the limit, free the rows
+                // not shown, then build the cells of each shown row and free the row at once:
+                // the groups and the reply never fill memory together.
+                let mut ranked: Vec<(bool, u8, Result<usize, usize>)> =
+                    rows.iter()
+                        .enumerate()
+                        .map(|(i, r)| (r.allowlisted.is_some(), r.group.risk_score(), Ok(i)))
+                        .chain(
+                            endpoint_rows.iter().enumerate().map(|(i, r)| {
+                                (r.allowlisted.is_some(), r.group.risk_score(), Err(i))
+                            }),
+                        )
+                        .collect();
                 ranked.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
                 let qualified = ranked.len();
                 if limit > 0 {
                     ranked.truncate(limit);
                 }
-                let ranked: Vec<Ranked<'_>> = ranked
-                    .into_iter()
-                    .map(|(allow, risk, row)| {
-                        let cells = match row {
-                            Ok(r) => standard_cells(r, &params.keys),
-                            Err(r) => endpoint_cells(r, &params.keys),
-                        };
-                        (allow, risk, cells)
-                    })
-                    .collect();
-                let shown = ranked.len();
-                for (_, _, cells) in ranked {
+                let (mut rows, mut endpoint_rows) = shown_only(rows, endpoint_rows, &ranked);
+                for (_, _, at) in &ranked {
+                    let cells = match *at {
+                        Ok(i) => {
+                            standard_cells(&rows[i].take().expect("ranked once"), &params.keys)
+                        }
+                        Err(i) => endpoint_cells(
+                            &endpoint_rows[i].take().expect("ranked once"),
+                            &params.keys,
+                        ),
+                    };
                     out.records.push(redacted(cells, *redact));
                 }
+                let shown = ranked.len();
                 note_limit(out, qualified, shown);
                 if allowlisted > 0 && params.hide_allowlisted {
                     out.messages.push((
