@@ -1,6 +1,7 @@
 //! The `aidetect` command: options → profile; wires the detection into the protocol.
 
 use crate::detect::allowlist::{self, Allowlist};
+use crate::detect::byteset::ByteSet;
 use crate::detect::catalog::Catalog;
 use crate::detect::endpoint::{self, EndpointGroups, EndpointRow, Finding, Kind as EventKind};
 use crate::detect::group::{SeedGroups, SeedRow};
@@ -286,8 +287,8 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn list(set: &ValueSet<Vec<u8>>) -> Cell {
-    Cell::List(set.iter().map(|v| text(v)).collect())
+fn list(set: &ByteSet) -> Cell {
+    Cell::List(set.iter().map(text).collect())
 }
 
 fn strings(set: &ValueSet<String>) -> Cell {
@@ -721,7 +722,6 @@ const WEIGHT_FIELDS: [Field; 5] = [
     Field::LastTime,
 ];
 
-/// An output row with what ranks it: (allowlisted, RiskScore, cells).
 /// The rows that `ranked` shows, by their index; the others are freed.
 fn shown_only(
     rows: Vec<Row>,

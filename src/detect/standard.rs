@@ -2,6 +2,7 @@
 //! and an explained risk score, grouped by user-chosen keys. Nothing is lost silently.
 
 use super::allowlist::{Allowlist, Subject};
+use super::byteset::ByteSet;
 use super::catalog::{Catalog, Service, normalize_host};
 use super::client::{Client, ClientClass, classify};
 use super::event::{Event, Field, coalesce, weight};
@@ -508,10 +509,10 @@ pub struct Group {
     pub requests: u64,
     pub bytes: Option<ExactSum>,
     pub max_bytes: Option<f64>,
-    pub sources: ValueSet<Vec<u8>>,
+    pub sources: ByteSet,
     pub ai_services: ValueSet<String>,
-    pub endpoint_paths: ValueSet<Vec<u8>>,
-    pub user_agents: ValueSet<Vec<u8>>,
+    pub endpoint_paths: ByteSet,
+    pub user_agents: ByteSet,
     pub max_suspicion: u8,
     pub max_score: u8,
     pub first_seen: Option<f64>,
@@ -536,10 +537,10 @@ impl Group {
             self.bytes.get_or_insert_with(ExactSum::new).merge(b);
         }
         self.max_bytes = max_opt(self.max_bytes, o.max_bytes);
-        guard::union(&mut self.sources, &o.sources, limits, t);
+        guard::union_bytes(&mut self.sources, &o.sources, limits, t);
         guard::union(&mut self.ai_services, &o.ai_services, limits, t);
-        guard::union(&mut self.endpoint_paths, &o.endpoint_paths, limits, t);
-        guard::union(&mut self.user_agents, &o.user_agents, limits, t);
+        guard::union_bytes(&mut self.endpoint_paths, &o.endpoint_paths, limits, t);
+        guard::union_bytes(&mut self.user_agents, &o.user_agents, limits, t);
         self.max_suspicion = self.max_suspicion.max(o.max_suspicion);
         self.max_score = self.max_score.max(o.max_score);
         self.first_seen = min_opt(self.first_seen, o.first_seen);
