@@ -14,8 +14,8 @@ use crate::detect::standard::{self, Features, Groups, Key, Row, Scorer, Standard
 use crate::detect::{Event, Field};
 use crate::protocol::options::{self, Kind, Options, Spec};
 use crate::protocol::{
-    Cell, Command, CommandError, CommandType, CsvRows, Declaration, FieldId, Level, Output, Record,
-    Records, SearchInfo, Value, diag,
+    Cell, Command, CommandError, CommandType, CsvRows, Declaration, FieldId, Layout, Level, Output,
+    Record, Records, SearchInfo, Value, diag,
 };
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -1028,9 +1028,11 @@ impl Command for AiDetect {
                 let endpoint_rows =
                     std::mem::take(endpoint).finish(params.min_risk, params.hide_allowlisted);
                 // Proxy and endpoint rows in one ranking: not allowlisted first, then RiskScore.
-                // Each list is sorted already; rank by index, cut to the limit, free the rows
-                // not shown, then build the cells of each shown row and free the row at once:
-                // the groups and the reply never fill memory together.
+                // Each list is sorted already; rank by index, cut to the limit and free the
+                // rows not shown. The reply is written row by row: one pass finds its header
+                // (columns, and which have lists), the next writes each row and frees its
+                // group at once. Only one row's cells are ever held, and the groups and the
+                // reply never fill memory together.
                 let mut ranked: Vec<(bool, u8, Result<usize, usize>)> =
                     rows.iter()
                         .enumerate()
@@ -1047,6 +1049,20 @@ impl Command for AiDetect {
                     ranked.truncate(limit);
                 }
                 let (mut rows, mut endpoint_rows) = shown_only(rows, endpoint_rows, &ranked);
+                // Rows already in the reply (the last chunk's partial states, in the map
+                // phase) cannot share it with a body: then the rows join them as records.
+                let stream = out.records.is_empty() && !ranked.is_empty();
+                let mut layout = Layout::new();
+                for (_, _, at) in if stream { &ranked[..] } else { &[] } {
+                    let cells = match *at {
+                        Ok(i) => standard_cells(rows[i].as_ref().expect("shown"), &params.keys),
+                        Err(i) => {
+                            endpoint_cells(endpoint_rows[i].as_ref().expect("shown"), &params.keys)
+                        }
+                    };
+                    layout.observe(&redacted(cells, *redact));
+                }
+                let mut reply = stream.then(|| layout.rows());
                 for (_, _, at) in &ranked {
                     let cells = match *at {
                         Ok(i) => {
@@ -1057,7 +1073,13 @@ impl Command for AiDetect {
                             &params.keys,
                         ),
                     };
-                    out.records.push(redacted(cells, *redact));
+                    match &mut reply {
+                        Some(reply) => reply.push(redacted(cells, *redact)),
+                        None => out.records.push(redacted(cells, *redact)),
+                    }
+                }
+                if let Some(reply) = reply {
+                    out.body = Some(reply.finish());
                 }
                 let shown = ranked.len();
                 note_limit(out, qualified, shown);
