@@ -671,7 +671,7 @@ pub struct Row {
 /// costs one hash of a reused buffer and no allocation.
 #[derive(Debug, Default)]
 pub struct Groups {
-    groups: HashMap<Vec<u8>, (GroupKey, Group), foldhash::fast::RandomState>,
+    groups: Table,
     buf: Vec<u8>,
     pub allowlisted_events: u64,
     pub limits: Limits,
@@ -681,6 +681,22 @@ pub struct Groups {
 
 /// The key values of a group and its allowlist reason.
 type GroupKey = (Vec<String>, Option<String>);
+
+/// The groups, in order of creation, and an index from encoded key to position. The hash
+/// table holds only the position: its spare buckets and its copy while it grows cost 32
+/// bytes a group, not the size of a group (hundreds of bytes, and with many groups the
+/// table's growth would otherwise hold two copies of them all).
+#[derive(Debug, Default)]
+struct Table {
+    index: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
+    slots: Vec<(GroupKey, Group)>,
+}
+
+impl Table {
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+}
 
 fn push_part(buf: &mut Vec<u8>, part: &[u8]) {
     buf.extend_from_slice(&(part.len() as u32).to_le_bytes());
@@ -711,29 +727,37 @@ fn decode_parts(mut buf: &[u8], n: usize) -> Vec<String> {
 
 /// The group of the key in `buf`; past `max_groups` a new key becomes the overflow key.
 fn group_of<'g>(
-    groups: &'g mut HashMap<Vec<u8>, (GroupKey, Group), foldhash::fast::RandomState>,
+    groups: &'g mut Table,
     buf: &mut Vec<u8>,
     (nkeys, allow): (usize, Option<&str>),
     limits: &Limits,
     tripped: &mut Tripped,
     events: u64,
 ) -> &'g mut Group {
-    if !groups.contains_key(buf.as_slice()) {
-        if groups.len() >= limits.max_groups {
-            tripped.overflow_events += events;
-            buf.clear();
-            for _ in 0..nkeys {
-                push_part(buf, OVERFLOW.as_bytes());
+    let at = match groups.index.get(buf.as_slice()) {
+        Some(&at) => at,
+        None => {
+            if groups.len() >= limits.max_groups {
+                tripped.overflow_events += events;
+                buf.clear();
+                for _ in 0..nkeys {
+                    push_part(buf, OVERFLOW.as_bytes());
+                }
+                push_allow(buf, allow);
             }
-            push_allow(buf, allow);
+            match groups.index.get(buf.as_slice()) {
+                Some(&at) => at,
+                None => {
+                    let keys = decode_parts(buf, nkeys);
+                    let slot = ((keys, allow.map(String::from)), Group::default());
+                    groups.slots.push(slot);
+                    groups.index.insert(buf.clone(), groups.slots.len() - 1);
+                    groups.slots.len() - 1
+                }
+            }
         }
-        if !groups.contains_key(buf.as_slice()) {
-            let keys = decode_parts(buf, nkeys);
-            let slot = ((keys, allow.map(String::from)), Group::default());
-            groups.insert(buf.clone(), slot);
-        }
-    }
-    &mut groups.get_mut(buf.as_slice()).expect("present").1
+    };
+    &mut groups.slots[at].1
 }
 
 impl Groups {
@@ -753,7 +777,7 @@ impl Groups {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
+        self.groups.len() == 0
     }
 
     /// Writes the key of an event's group into `buf` (placeholders where it has none).
@@ -840,9 +864,11 @@ impl Groups {
 
     /// The groups as partial-state JSON values (for the map phase), then cleared.
     pub fn drain_partials(&mut self) -> Vec<Value> {
+        self.groups.index.clear();
         self.groups
-            .drain()
-            .map(|(_, ((keys, allow), g))| g.to_json(&keys, &allow))
+            .slots
+            .drain(..)
+            .map(|((keys, allow), g)| g.to_json(&keys, &allow))
             .collect()
     }
 
@@ -876,7 +902,8 @@ impl Groups {
     pub fn finish(self, params: &StandardParams, limit: usize) -> (Vec<Row>, usize) {
         let mut rows: Vec<Row> = self
             .groups
-            .into_values()
+            .slots
+            .into_iter()
             .filter(|((_, allow), g)| {
                 i64::from(g.max_suspicion) >= params.min_score
                     && i64::from(g.risk_score()) >= params.min_risk
