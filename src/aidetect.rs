@@ -1,7 +1,7 @@
 //! The `aidetect` command: options → profile; wires the detection into the protocol.
 
 use crate::detect::allowlist::{self, Allowlist};
-use crate::detect::byteset::ByteSet;
+use crate::detect::byteset::{ByteSet, StrSet};
 use crate::detect::catalog::Catalog;
 use crate::detect::endpoint::{self, EndpointGroups, EndpointRow, Finding, Kind as EventKind};
 use crate::detect::group::{SeedGroups, SeedRow};
@@ -291,6 +291,10 @@ fn list(set: &ByteSet) -> Cell {
     Cell::List(set.iter().map(text).collect())
 }
 
+fn labels(set: &StrSet) -> Cell {
+    Cell::List(set.iter().map(String::from).collect())
+}
+
 fn strings(set: &ValueSet<String>) -> Cell {
     Cell::List(set.iter().cloned().collect())
 }
@@ -328,7 +332,7 @@ fn standard_cells<'k>(row: &Row, keys: &'k [Key]) -> Vec<(&'k str, Cell)> {
         ("Requests", Cell::Int(g.requests as i64)),
         ("TotalBytesUploaded", number(g.total_bytes())),
         ("UniqueSourceIPs", Cell::Int(g.sources.len() as i64)),
-        ("AIServices", strings(&g.ai_services)),
+        ("AIServices", labels(&g.ai_services)),
         ("EndpointPaths", list(&g.endpoint_paths)),
         ("UserAgents", list(&g.user_agents)),
         ("MaxSuspicionScore", Cell::Int(i64::from(g.max_suspicion))),
@@ -337,9 +341,9 @@ fn standard_cells<'k>(row: &Row, keys: &'k [Key]) -> Vec<(&'k str, Cell)> {
         ("PostRequests", Cell::Int(g.post_requests as i64)),
         ("LargeUploads", Cell::Int(g.large_uploads as i64)),
         ("MaxBytesUploaded", number(g.max_bytes)),
-        ("Providers", strings(&g.providers)),
-        ("Categories", strings(&g.categories)),
-        ("Clients", strings(&g.clients)),
+        ("Providers", labels(&g.providers)),
+        ("Categories", labels(&g.categories)),
+        ("Clients", labels(&g.clients)),
         ("Reasons", Cell::List(g.reasons.names())),
         ("RiskScore", Cell::Int(i64::from(g.risk_score()))),
         (

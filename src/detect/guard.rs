@@ -2,7 +2,7 @@
 //! column. When one trips the search still finishes, counts stay exact (events of further
 //! groups go to one overflow group), and the command says what was cut.
 
-use super::byteset::ByteSet;
+use super::byteset::{ByteSet, StrSet};
 use super::set::ValueSet;
 
 /// The key value of the group that collects the events of groups past `max_groups`.
@@ -97,6 +97,23 @@ pub fn union<T: Ord + Clone>(
     }
 }
 
+/// Inserts `value` unless the set is full; a value already there costs nothing.
+pub fn insert_label(set: &mut StrSet, value: &str, limits: &Limits, tripped: &mut Tripped) {
+    if set.contains(value) {
+        return;
+    }
+    if set.len() >= limits.max_values || !set.insert(value) {
+        tripped.dropped_values += 1;
+    }
+}
+
+/// Adds the values of `from` to `into`, up to the cap.
+pub fn union_labels(into: &mut StrSet, from: &StrSet, limits: &Limits, tripped: &mut Tripped) {
+    for v in from.iter() {
+        insert_label(into, v, limits, tripped);
+    }
+}
+
 /// Adds the values of `from` to `into`, up to the cap.
 pub fn union_bytes(into: &mut ByteSet, from: &ByteSet, limits: &Limits, tripped: &mut Tripped) {
     for v in from.iter() {
@@ -160,6 +177,29 @@ mod tests {
             assert!(a.len() <= max_values);
             assert_eq!(t, want, "round {round}");
         }
+    }
+
+    #[test]
+    fn label_sets_stop_at_the_cap_in_inserts_and_unions() {
+        let limits = Limits {
+            max_groups: 1,
+            max_values: 2,
+        };
+        let mut t = Tripped::default();
+        let (mut a, mut b) = (StrSet::new(), StrSet::new());
+        for v in ["b", "a", "b", "c"] {
+            insert_label(&mut a, v, &limits, &mut t);
+        }
+        assert_eq!(a.iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(t.dropped_values, 1);
+        for v in ["z", "a"] {
+            insert_label(&mut b, v, &limits, &mut t);
+        }
+        union_labels(&mut a, &b, &limits, &mut t);
+        assert_eq!(a.iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(t.dropped_values, 2);
+        union_labels(&mut b, &StrSet::new(), &limits, &mut t);
+        assert_eq!(b.iter().collect::<Vec<_>>(), ["a", "z"]);
     }
 
     #[test]

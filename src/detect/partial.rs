@@ -1,7 +1,7 @@
 //! The map-phase output: partial group state as compact JSON, merged by the reduce phase.
 //! Format version [`VERSION`]; a different version is rejected with a clear message.
 
-use super::byteset::ByteSet;
+use super::byteset::{ByteSet, StrSet};
 use super::set::ValueSet;
 use super::sum::ExactSum;
 use serde_json::{Value, json};
@@ -57,6 +57,18 @@ pub fn byte_set_from_json(v: &Value) -> Result<ByteSet, PartialError> {
     let mut set = ByteSet::new();
     for item in v.as_array().ok_or_else(|| malformed("list"))? {
         set.insert(&bytes_from_json(item)?);
+    }
+    Ok(set)
+}
+
+pub fn label_set_to_json(set: &StrSet) -> Value {
+    Value::Array(set.iter().map(|s| Value::String(s.to_string())).collect())
+}
+
+pub fn label_set_from_json(v: &Value) -> Result<StrSet, PartialError> {
+    let mut set = StrSet::new();
+    for item in v.as_array().ok_or_else(|| malformed("list"))? {
+        set.insert(item.as_str().ok_or_else(|| malformed("string"))?);
     }
     Ok(set)
 }

@@ -2,7 +2,7 @@
 //! and an explained risk score, grouped by user-chosen keys. Nothing is lost silently.
 
 use super::allowlist::{Allowlist, Subject};
-use super::byteset::ByteSet;
+use super::byteset::{ByteSet, StrSet};
 use super::catalog::{Catalog, Service, normalize_host};
 use super::client::{Client, ClientClass, classify};
 use super::event::{Event, Field, coalesce, weight};
@@ -10,7 +10,6 @@ use super::guard::{self, Limits, OVERFLOW, Tripped};
 use super::partial::{self, PartialError};
 use super::paths::{PathShape, shape};
 use super::seed::{is_api_endpoint, is_post, lowercase, to_number, weighted_bytes};
-use super::set::ValueSet;
 use super::sum::ExactSum;
 use super::time::parse_time;
 use serde_json::{Value, json};
@@ -510,7 +509,7 @@ pub struct Group {
     pub bytes: Option<ExactSum>,
     pub max_bytes: Option<f64>,
     pub sources: ByteSet,
-    pub ai_services: ValueSet<String>,
+    pub ai_services: StrSet,
     pub endpoint_paths: ByteSet,
     pub user_agents: ByteSet,
     pub max_suspicion: u8,
@@ -519,9 +518,9 @@ pub struct Group {
     pub last_seen: Option<f64>,
     pub post_requests: u64,
     pub large_uploads: u64,
-    pub providers: ValueSet<String>,
-    pub categories: ValueSet<String>,
-    pub clients: ValueSet<String>,
+    pub providers: StrSet,
+    pub categories: StrSet,
+    pub clients: StrSet,
     pub reasons: Reasons,
 }
 
@@ -538,7 +537,7 @@ impl Group {
         }
         self.max_bytes = max_opt(self.max_bytes, o.max_bytes);
         guard::union_bytes(&mut self.sources, &o.sources, limits, t);
-        guard::union(&mut self.ai_services, &o.ai_services, limits, t);
+        guard::union_labels(&mut self.ai_services, &o.ai_services, limits, t);
         guard::union_bytes(&mut self.endpoint_paths, &o.endpoint_paths, limits, t);
         guard::union_bytes(&mut self.user_agents, &o.user_agents, limits, t);
         self.max_suspicion = self.max_suspicion.max(o.max_suspicion);
@@ -547,9 +546,9 @@ impl Group {
         self.last_seen = max_opt(self.last_seen, o.last_seen);
         self.post_requests += o.post_requests;
         self.large_uploads += o.large_uploads;
-        guard::union(&mut self.providers, &o.providers, limits, t);
-        guard::union(&mut self.categories, &o.categories, limits, t);
-        guard::union(&mut self.clients, &o.clients, limits, t);
+        guard::union_labels(&mut self.providers, &o.providers, limits, t);
+        guard::union_labels(&mut self.categories, &o.categories, limits, t);
+        guard::union_labels(&mut self.clients, &o.clients, limits, t);
         self.reasons.merge(o.reasons);
     }
 
@@ -561,7 +560,7 @@ impl Group {
             "b": partial::sum_to_json(&self.bytes),
             "mb": partial::f64_to_json(self.max_bytes),
             "src": partial::byte_set_to_json(&self.sources),
-            "svc": partial::string_set_to_json(&self.ai_services),
+            "svc": partial::label_set_to_json(&self.ai_services),
             "paths": partial::byte_set_to_json(&self.endpoint_paths),
             "ua": partial::byte_set_to_json(&self.user_agents),
             "ms": self.max_suspicion,
@@ -570,9 +569,9 @@ impl Group {
             "ls": partial::f64_to_json(self.last_seen),
             "post": self.post_requests,
             "large": self.large_uploads,
-            "prov": partial::string_set_to_json(&self.providers),
-            "cat": partial::string_set_to_json(&self.categories),
-            "cli": partial::string_set_to_json(&self.clients),
+            "prov": partial::label_set_to_json(&self.providers),
+            "cat": partial::label_set_to_json(&self.categories),
+            "cli": partial::label_set_to_json(&self.clients),
             "r": [self.reasons.rules, self.reasons.clients],
         })
     }
@@ -611,7 +610,7 @@ impl Group {
             bytes: partial::sum_from_json(get("b")?)?,
             max_bytes: partial::f64_from_json(get("mb")?)?,
             sources: partial::byte_set_from_json(get("src")?)?,
-            ai_services: partial::string_set_from_json(get("svc")?)?,
+            ai_services: partial::label_set_from_json(get("svc")?)?,
             endpoint_paths: partial::byte_set_from_json(get("paths")?)?,
             user_agents: partial::byte_set_from_json(get("ua")?)?,
             max_suspicion: small("ms")?,
@@ -620,9 +619,9 @@ impl Group {
             last_seen: partial::f64_from_json(get("ls")?)?,
             post_requests: partial::u64_from_json(get("post")?)?,
             large_uploads: partial::u64_from_json(get("large")?)?,
-            providers: partial::string_set_from_json(get("prov")?)?,
-            categories: partial::string_set_from_json(get("cat")?)?,
-            clients: partial::string_set_from_json(get("cli")?)?,
+            providers: partial::label_set_from_json(get("prov")?)?,
+            categories: partial::label_set_from_json(get("cat")?)?,
+            clients: partial::label_set_from_json(get("cli")?)?,
             reasons: Reasons {
                 rules: bits(0)?,
                 clients: bits(1)?,
@@ -817,7 +816,7 @@ impl Groups {
             guard::insert_bytes(&mut g.sources, &src, &limits, t);
         }
         if !f.host.is_empty() {
-            guard::insert_str(&mut g.ai_services, &f.host, &limits, t);
+            guard::insert_label(&mut g.ai_services, &f.host, &limits, t);
         }
         for field in PATH_FIELDS {
             event.each(field, &mut |p| {
@@ -854,10 +853,10 @@ impl Groups {
         if f.reasons.has(Reason::LargeUpload) {
             g.large_uploads += f.weight;
         }
-        guard::insert_str(&mut g.providers, f.provider(), &limits, t);
-        guard::insert_str(&mut g.categories, f.category(), &limits, t);
+        guard::insert_label(&mut g.providers, f.provider(), &limits, t);
+        guard::insert_label(&mut g.categories, f.category(), &limits, t);
         if !g.clients.iter().any(|c| f.client.is_label(c)) {
-            guard::insert_str(&mut g.clients, &f.client.label(), &limits, t);
+            guard::insert_label(&mut g.clients, &f.client.label(), &limits, t);
         }
         g.reasons.merge(f.reasons);
     }
