@@ -1,6 +1,7 @@
 //! The `aidetect` command: options → profile; wires the detection into the protocol.
 
 use crate::detect::allowlist::{self, Allowlist};
+use crate::detect::byteset::{ByteSet, StrSet};
 use crate::detect::catalog::Catalog;
 use crate::detect::endpoint::{self, EndpointGroups, EndpointRow, Finding, Kind as EventKind};
 use crate::detect::group::{SeedGroups, SeedRow};
@@ -13,8 +14,8 @@ use crate::detect::standard::{self, Features, Groups, Key, Row, Scorer, Standard
 use crate::detect::{Event, Field};
 use crate::protocol::options::{self, Kind, Options, Spec};
 use crate::protocol::{
-    Cell, Command, CommandError, CommandType, CsvRows, Declaration, FieldId, Level, Output, Record,
-    Records, SearchInfo, Value, diag,
+    Cell, Command, CommandError, CommandType, CsvRows, Declaration, FieldId, Layout, Level, Output,
+    Record, Records, SearchInfo, Value, diag,
 };
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -283,8 +284,12 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn list(set: &ValueSet<Vec<u8>>) -> Cell {
-    Cell::List(set.iter().map(|v| text(v)).collect())
+fn list(set: &ByteSet) -> Cell {
+    Cell::List(set.iter().map(text).collect())
+}
+
+fn labels(set: &StrSet) -> Cell {
+    Cell::List(set.iter().map(String::from).collect())
 }
 
 fn strings(set: &ValueSet<String>) -> Cell {
@@ -324,7 +329,7 @@ fn standard_cells<'k>(row: &Row, keys: &'k [Key]) -> Vec<(&'k str, Cell)> {
         ("Requests", Cell::Int(g.requests as i64)),
         ("TotalBytesUploaded", number(g.total_bytes())),
         ("UniqueSourceIPs", Cell::Int(g.sources.len() as i64)),
-        ("AIServices", strings(&g.ai_services)),
+        ("AIServices", labels(&g.ai_services)),
         ("EndpointPaths", list(&g.endpoint_paths)),
         ("UserAgents", list(&g.user_agents)),
         ("MaxSuspicionScore", Cell::Int(i64::from(g.max_suspicion))),
@@ -333,9 +338,9 @@ fn standard_cells<'k>(row: &Row, keys: &'k [Key]) -> Vec<(&'k str, Cell)> {
         ("PostRequests", Cell::Int(g.post_requests as i64)),
         ("LargeUploads", Cell::Int(g.large_uploads as i64)),
         ("MaxBytesUploaded", number(g.max_bytes)),
-        ("Providers", strings(&g.providers)),
-        ("Categories", strings(&g.categories)),
-        ("Clients", strings(&g.clients)),
+        ("Providers", labels(&g.providers)),
+        ("Categories", labels(&g.categories)),
+        ("Clients", labels(&g.clients)),
         ("Reasons", Cell::List(g.reasons.names())),
         ("RiskScore", Cell::Int(i64::from(g.risk_score()))),
         (
@@ -718,8 +723,26 @@ const WEIGHT_FIELDS: [Field; 5] = [
     Field::LastTime,
 ];
 
-/// An output row with what ranks it: (allowlisted, RiskScore, cells).
-type Ranked<'k> = (bool, u8, Vec<(&'k str, Cell)>);
+/// The rows that `ranked` shows, by their index; the others are freed.
+fn shown_only(
+    rows: Vec<Row>,
+    endpoint_rows: Vec<EndpointRow>,
+    ranked: &[(bool, u8, Result<usize, usize>)],
+) -> (Vec<Option<Row>>, Vec<Option<EndpointRow>>) {
+    let mut keep = (vec![false; rows.len()], vec![false; endpoint_rows.len()]);
+    for (_, _, at) in ranked {
+        match *at {
+            Ok(i) => keep.0[i] = true,
+            Err(i) => keep.1[i] = true,
+        }
+    }
+    let rows = rows.into_iter().zip(keep.0).map(|(r, k)| k.then_some(r));
+    let endpoint_rows = endpoint_rows
+        .into_iter()
+        .zip(keep.1)
+        .map(|(r, k)| k.then_some(r));
+    (rows.collect(), endpoint_rows.collect())
+}
 
 /// Replaces API keys in every text cell (unless `redact=false`).
 fn redacted(cells: Vec<(&str, Cell)>, redact: bool) -> Vec<(&str, Cell)> {
@@ -1006,36 +1029,60 @@ impl Command for AiDetect {
                 let endpoint_rows =
                     std::mem::take(endpoint).finish(params.min_risk, params.hide_allowlisted);
                 // Proxy and endpoint rows in one ranking: not allowlisted first, then RiskScore.
-                // Each list is sorted already; rank by reference, cut to the limit, and build
-                // cells only for the rows shown.
-                let mut ranked: Vec<(bool, u8, Result<&Row, &EndpointRow>)> = rows
-                    .iter()
-                    .map(|r| (r.allowlisted.is_some(), r.group.risk_score(), Ok(r)))
-                    .chain(
-                        endpoint_rows
-                            .iter()
-                            .map(|r| (r.allowlisted.is_some(), r.group.risk_score(), Err(r))),
-                    )
-                    .collect();
+                // Each list is sorted already; rank by index, cut to the limit and free the
+                // rows not shown. The reply is written row by row: one pass finds its header
+                // (columns, and which have lists), the next writes each row and frees its
+                // group at once. Only one row's cells are ever held, and the groups and the
+                // reply never fill memory together.
+                let mut ranked: Vec<(bool, u8, Result<usize, usize>)> =
+                    rows.iter()
+                        .enumerate()
+                        .map(|(i, r)| (r.allowlisted.is_some(), r.group.risk_score(), Ok(i)))
+                        .chain(
+                            endpoint_rows.iter().enumerate().map(|(i, r)| {
+                                (r.allowlisted.is_some(), r.group.risk_score(), Err(i))
+                            }),
+                        )
+                        .collect();
                 ranked.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
                 let qualified = ranked.len();
                 if limit > 0 {
                     ranked.truncate(limit);
                 }
-                let ranked: Vec<Ranked<'_>> = ranked
-                    .into_iter()
-                    .map(|(allow, risk, row)| {
-                        let cells = match row {
-                            Ok(r) => standard_cells(r, &params.keys),
-                            Err(r) => endpoint_cells(r, &params.keys),
-                        };
-                        (allow, risk, cells)
-                    })
-                    .collect();
-                let shown = ranked.len();
-                for (_, _, cells) in ranked {
-                    out.records.push(redacted(cells, *redact));
+                let (mut rows, mut endpoint_rows) = shown_only(rows, endpoint_rows, &ranked);
+                // Rows already in the reply (the last chunk's partial states, in the map
+                // phase) cannot share it with a body: then the rows join them as records.
+                let stream = out.records.is_empty() && !ranked.is_empty();
+                let mut layout = Layout::new();
+                for (_, _, at) in if stream { &ranked[..] } else { &[] } {
+                    let cells = match *at {
+                        Ok(i) => standard_cells(rows[i].as_ref().expect("shown"), &params.keys),
+                        Err(i) => {
+                            endpoint_cells(endpoint_rows[i].as_ref().expect("shown"), &params.keys)
+                        }
+                    };
+                    layout.observe(&redacted(cells, *redact));
                 }
+                let mut reply = stream.then(|| layout.rows());
+                for (_, _, at) in &ranked {
+                    let cells = match *at {
+                        Ok(i) => {
+                            standard_cells(&rows[i].take().expect("ranked once"), &params.keys)
+                        }
+                        Err(i) => endpoint_cells(
+                            &endpoint_rows[i].take().expect("ranked once"),
+                            &params.keys,
+                        ),
+                    };
+                    match &mut reply {
+                        Some(reply) => reply.push(redacted(cells, *redact)),
+                        None => out.records.push(redacted(cells, *redact)),
+                    }
+                }
+                if let Some(reply) = reply {
+                    out.body = Some(reply.finish());
+                }
+                let shown = ranked.len();
                 note_limit(out, qualified, shown);
                 if allowlisted > 0 && params.hide_allowlisted {
                     out.messages.push((

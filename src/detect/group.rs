@@ -1,11 +1,11 @@
 //! Per-(src_ip, user) state of `profile=seed`: folded event by event, merged across map
 //! outputs, finalised into rows.
 
+use super::byteset::ByteSet;
 use super::event::{Event, Field};
 use super::guard::{self, Limits, OVERFLOW, Tripped};
 use super::partial::{self, PartialError};
 use super::seed::{SeedFeatures, SeedParams};
-use super::set::ValueSet;
 use super::sum::ExactSum;
 use serde_json::{Value, json};
 use std::cmp::Ordering;
@@ -17,9 +17,9 @@ pub struct SeedGroup {
     pub requests: u64,
     /// Sum of the non-null `BytesUploaded`; `None` while all were null.
     pub bytes: Option<ExactSum>,
-    pub ai_services: ValueSet<Vec<u8>>,
-    pub endpoint_paths: ValueSet<Vec<u8>>,
-    pub user_agents: ValueSet<Vec<u8>>,
+    pub ai_services: ByteSet,
+    pub endpoint_paths: ByteSet,
+    pub user_agents: ByteSet,
     pub max_score: u8,
 }
 
@@ -29,14 +29,14 @@ impl SeedGroup {
         if let Some(b) = &other.bytes {
             self.bytes.get_or_insert_with(ExactSum::new).merge(b);
         }
-        guard::union(&mut self.ai_services, &other.ai_services, limits, tripped);
-        guard::union(
+        guard::union_bytes(&mut self.ai_services, &other.ai_services, limits, tripped);
+        guard::union_bytes(
             &mut self.endpoint_paths,
             &other.endpoint_paths,
             limits,
             tripped,
         );
-        guard::union(&mut self.user_agents, &other.user_agents, limits, tripped);
+        guard::union_bytes(&mut self.user_agents, &other.user_agents, limits, tripped);
         self.max_score = self.max_score.max(other.max_score);
     }
 

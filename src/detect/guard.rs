@@ -2,6 +2,7 @@
 //! column. When one trips the search still finishes, counts stay exact (events of further
 //! groups go to one overflow group), and the command says what was cut.
 
+use super::byteset::{ByteSet, StrSet};
 use super::set::ValueSet;
 
 /// The key value of the group that collects the events of groups past `max_groups`.
@@ -57,19 +58,12 @@ impl Tripped {
 }
 
 /// Inserts `value` unless the set is full; a value already there costs nothing.
-pub fn insert_bytes(
-    set: &mut ValueSet<Vec<u8>>,
-    value: &[u8],
-    limits: &Limits,
-    tripped: &mut Tripped,
-) {
+pub fn insert_bytes(set: &mut ByteSet, value: &[u8], limits: &Limits, tripped: &mut Tripped) {
     if set.contains(value) {
         return;
     }
-    if set.len() >= limits.max_values {
+    if set.len() >= limits.max_values || !set.insert(value) {
         tripped.dropped_values += 1;
-    } else {
-        set.insert(value.to_vec());
     }
 }
 
@@ -103,9 +97,110 @@ pub fn union<T: Ord + Clone>(
     }
 }
 
+/// Inserts `value` unless the set is full; a value already there costs nothing.
+pub fn insert_label(set: &mut StrSet, value: &str, limits: &Limits, tripped: &mut Tripped) {
+    if set.contains(value) {
+        return;
+    }
+    if set.len() >= limits.max_values || !set.insert(value) {
+        tripped.dropped_values += 1;
+    }
+}
+
+/// Adds the values of `from` to `into`, up to the cap.
+pub fn union_labels(into: &mut StrSet, from: &StrSet, limits: &Limits, tripped: &mut Tripped) {
+    for v in from.iter() {
+        insert_label(into, v, limits, tripped);
+    }
+}
+
+/// Adds the values of `from` to `into`, up to the cap.
+pub fn union_bytes(into: &mut ByteSet, from: &ByteSet, limits: &Limits, tripped: &mut Tripped) {
+    for v in from.iter() {
+        insert_bytes(into, v, limits, tripped);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_sets_match_a_capped_btreeset_on_random_inputs() {
+        use std::collections::BTreeSet;
+        // A small deterministic generator (xorshift), so failures reproduce.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for round in 0..200 {
+            let max_values = 1 + next(12) as usize;
+            let limits = Limits {
+                max_groups: 1,
+                max_values,
+            };
+            let (mut t, mut want) = (Tripped::default(), Tripped::default());
+            let (mut a, mut b) = (ByteSet::new(), ByteSet::new());
+            let (mut ra, mut rb) = (BTreeSet::new(), BTreeSet::new());
+            for _ in 0..next(40) {
+                let v = vec![b'a' + next(20) as u8; next(3) as usize];
+                let (set, reference) = if next(2) == 0 {
+                    (&mut a, &mut ra)
+                } else {
+                    (&mut b, &mut rb)
+                };
+                insert_bytes(set, &v, &limits, &mut t);
+                if !reference.contains(&v) {
+                    if reference.len() < max_values {
+                        reference.insert(v);
+                    } else {
+                        want.dropped_values += 1;
+                    }
+                }
+            }
+            // A union adds what fits, in byte order, and counts the rest.
+            union_bytes(&mut a, &b, &limits, &mut t);
+            for v in &rb {
+                if !ra.contains(v) {
+                    if ra.len() < max_values {
+                        ra.insert(v.clone());
+                    } else {
+                        want.dropped_values += 1;
+                    }
+                }
+            }
+            assert!(a.iter().eq(ra.iter().map(Vec::as_slice)), "round {round}");
+            assert!(b.iter().eq(rb.iter().map(Vec::as_slice)), "round {round}");
+            assert!(a.len() <= max_values);
+            assert_eq!(t, want, "round {round}");
+        }
+    }
+
+    #[test]
+    fn label_sets_stop_at_the_cap_in_inserts_and_unions() {
+        let limits = Limits {
+            max_groups: 1,
+            max_values: 2,
+        };
+        let mut t = Tripped::default();
+        let (mut a, mut b) = (StrSet::new(), StrSet::new());
+        for v in ["b", "a", "b", "c"] {
+            insert_label(&mut a, v, &limits, &mut t);
+        }
+        assert_eq!(a.iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(t.dropped_values, 1);
+        for v in ["z", "a"] {
+            insert_label(&mut b, v, &limits, &mut t);
+        }
+        union_labels(&mut a, &b, &limits, &mut t);
+        assert_eq!(a.iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(t.dropped_values, 2);
+        union_labels(&mut b, &StrSet::new(), &limits, &mut t);
+        assert_eq!(b.iter().collect::<Vec<_>>(), ["a", "z"]);
+    }
 
     #[test]
     fn sets_stop_growing_at_the_cap_and_count_what_they_leave_out() {

@@ -2,6 +2,7 @@
 //! chunks or CSV: events come in through the [`event::Event`] view.
 
 pub mod allowlist;
+pub mod byteset;
 pub mod catalog;
 pub mod client;
 pub mod endpoint;

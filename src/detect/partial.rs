@@ -1,6 +1,7 @@
 //! The map-phase output: partial group state as compact JSON, merged by the reduce phase.
 //! Format version [`VERSION`]; a different version is rejected with a clear message.
 
+use super::byteset::{ByteSet, StrSet};
 use super::set::ValueSet;
 use super::sum::ExactSum;
 use serde_json::{Value, json};
@@ -48,16 +49,28 @@ pub fn bytes_from_json(v: &Value) -> Result<Vec<u8>, PartialError> {
     }
 }
 
-pub fn byte_set_to_json(set: &ValueSet<Vec<u8>>) -> Value {
-    Value::Array(set.iter().map(|b| bytes_to_json(b)).collect())
+pub fn byte_set_to_json(set: &ByteSet) -> Value {
+    Value::Array(set.iter().map(bytes_to_json).collect())
 }
 
-pub fn byte_set_from_json(v: &Value) -> Result<ValueSet<Vec<u8>>, PartialError> {
-    v.as_array()
-        .ok_or_else(|| malformed("list"))?
-        .iter()
-        .map(bytes_from_json)
-        .collect()
+pub fn byte_set_from_json(v: &Value) -> Result<ByteSet, PartialError> {
+    let mut set = ByteSet::new();
+    for item in v.as_array().ok_or_else(|| malformed("list"))? {
+        set.insert(&bytes_from_json(item)?);
+    }
+    Ok(set)
+}
+
+pub fn label_set_to_json(set: &StrSet) -> Value {
+    Value::Array(set.iter().map(|s| Value::String(s.to_string())).collect())
+}
+
+pub fn label_set_from_json(v: &Value) -> Result<StrSet, PartialError> {
+    let mut set = StrSet::new();
+    for item in v.as_array().ok_or_else(|| malformed("list"))? {
+        set.insert(item.as_str().ok_or_else(|| malformed("string"))?);
+    }
+    Ok(set)
 }
 
 pub fn string_set_to_json(set: &ValueSet<String>) -> Value {

@@ -2,6 +2,7 @@
 //! and an explained risk score, grouped by user-chosen keys. Nothing is lost silently.
 
 use super::allowlist::{Allowlist, Subject};
+use super::byteset::{ByteSet, StrSet};
 use super::catalog::{Catalog, Service, normalize_host};
 use super::client::{Client, ClientClass, classify};
 use super::event::{Event, Field, coalesce, weight};
@@ -9,7 +10,6 @@ use super::guard::{self, Limits, OVERFLOW, Tripped};
 use super::partial::{self, PartialError};
 use super::paths::{PathShape, shape};
 use super::seed::{is_api_endpoint, is_post, lowercase, to_number, weighted_bytes};
-use super::set::ValueSet;
 use super::sum::ExactSum;
 use super::time::parse_time;
 use serde_json::{Value, json};
@@ -543,19 +543,19 @@ pub struct Group {
     pub requests: u64,
     pub bytes: Option<ExactSum>,
     pub max_bytes: Option<f64>,
-    pub sources: ValueSet<Vec<u8>>,
-    pub ai_services: ValueSet<String>,
-    pub endpoint_paths: ValueSet<Vec<u8>>,
-    pub user_agents: ValueSet<Vec<u8>>,
+    pub sources: ByteSet,
+    pub ai_services: StrSet,
+    pub endpoint_paths: ByteSet,
+    pub user_agents: ByteSet,
     pub max_suspicion: u8,
     pub max_score: u8,
     pub first_seen: Option<f64>,
     pub last_seen: Option<f64>,
     pub post_requests: u64,
     pub large_uploads: u64,
-    pub providers: ValueSet<String>,
-    pub categories: ValueSet<String>,
-    pub clients: ValueSet<String>,
+    pub providers: StrSet,
+    pub categories: StrSet,
+    pub clients: StrSet,
     pub reasons: Reasons,
 }
 
@@ -571,19 +571,19 @@ impl Group {
             self.bytes.get_or_insert_with(ExactSum::new).merge(b);
         }
         self.max_bytes = max_opt(self.max_bytes, o.max_bytes);
-        guard::union(&mut self.sources, &o.sources, limits, t);
-        guard::union(&mut self.ai_services, &o.ai_services, limits, t);
-        guard::union(&mut self.endpoint_paths, &o.endpoint_paths, limits, t);
-        guard::union(&mut self.user_agents, &o.user_agents, limits, t);
+        guard::union_bytes(&mut self.sources, &o.sources, limits, t);
+        guard::union_labels(&mut self.ai_services, &o.ai_services, limits, t);
+        guard::union_bytes(&mut self.endpoint_paths, &o.endpoint_paths, limits, t);
+        guard::union_bytes(&mut self.user_agents, &o.user_agents, limits, t);
         self.max_suspicion = self.max_suspicion.max(o.max_suspicion);
         self.max_score = self.max_score.max(o.max_score);
         self.first_seen = min_opt(self.first_seen, o.first_seen);
         self.last_seen = max_opt(self.last_seen, o.last_seen);
         self.post_requests += o.post_requests;
         self.large_uploads += o.large_uploads;
-        guard::union(&mut self.providers, &o.providers, limits, t);
-        guard::union(&mut self.categories, &o.categories, limits, t);
-        guard::union(&mut self.clients, &o.clients, limits, t);
+        guard::union_labels(&mut self.providers, &o.providers, limits, t);
+        guard::union_labels(&mut self.categories, &o.categories, limits, t);
+        guard::union_labels(&mut self.clients, &o.clients, limits, t);
         self.reasons.merge(o.reasons);
     }
 
@@ -595,7 +595,7 @@ impl Group {
             "b": partial::sum_to_json(&self.bytes),
             "mb": partial::f64_to_json(self.max_bytes),
             "src": partial::byte_set_to_json(&self.sources),
-            "svc": partial::string_set_to_json(&self.ai_services),
+            "svc": partial::label_set_to_json(&self.ai_services),
             "paths": partial::byte_set_to_json(&self.endpoint_paths),
             "ua": partial::byte_set_to_json(&self.user_agents),
             "ms": self.max_suspicion,
@@ -604,9 +604,9 @@ impl Group {
             "ls": partial::f64_to_json(self.last_seen),
             "post": self.post_requests,
             "large": self.large_uploads,
-            "prov": partial::string_set_to_json(&self.providers),
-            "cat": partial::string_set_to_json(&self.categories),
-            "cli": partial::string_set_to_json(&self.clients),
+            "prov": partial::label_set_to_json(&self.providers),
+            "cat": partial::label_set_to_json(&self.categories),
+            "cli": partial::label_set_to_json(&self.clients),
             "r": [self.reasons.rules, self.reasons.clients],
         })
     }
@@ -645,7 +645,7 @@ impl Group {
             bytes: partial::sum_from_json(get("b")?)?,
             max_bytes: partial::f64_from_json(get("mb")?)?,
             sources: partial::byte_set_from_json(get("src")?)?,
-            ai_services: partial::string_set_from_json(get("svc")?)?,
+            ai_services: partial::label_set_from_json(get("svc")?)?,
             endpoint_paths: partial::byte_set_from_json(get("paths")?)?,
             user_agents: partial::byte_set_from_json(get("ua")?)?,
             max_suspicion: small("ms")?,
@@ -654,9 +654,9 @@ impl Group {
             last_seen: partial::f64_from_json(get("ls")?)?,
             post_requests: partial::u64_from_json(get("post")?)?,
             large_uploads: partial::u64_from_json(get("large")?)?,
-            providers: partial::string_set_from_json(get("prov")?)?,
-            categories: partial::string_set_from_json(get("cat")?)?,
-            clients: partial::string_set_from_json(get("cli")?)?,
+            providers: partial::label_set_from_json(get("prov")?)?,
+            categories: partial::label_set_from_json(get("cat")?)?,
+            clients: partial::label_set_from_json(get("cli")?)?,
             reasons: Reasons {
                 rules: bits(0)?,
                 clients: bits(1)?,
@@ -705,7 +705,7 @@ pub struct Row {
 /// costs one hash of a reused buffer and no allocation.
 #[derive(Debug, Default)]
 pub struct Groups {
-    groups: HashMap<Vec<u8>, (GroupKey, Group), foldhash::fast::RandomState>,
+    groups: Table,
     buf: Vec<u8>,
     pub allowlisted_events: u64,
     pub limits: Limits,
@@ -715,6 +715,22 @@ pub struct Groups {
 
 /// The key values of a group and its allowlist reason.
 type GroupKey = (Vec<String>, Option<String>);
+
+/// The groups, in order of creation, and an index from encoded key to position. The hash
+/// table holds only the position: its spare buckets and its copy while it grows cost 32
+/// bytes a group, not the size of a group (hundreds of bytes, and with many groups the
+/// table's growth would otherwise hold two copies of them all).
+#[derive(Debug, Default)]
+struct Table {
+    index: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
+    slots: Vec<(GroupKey, Group)>,
+}
+
+impl Table {
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+}
 
 fn push_part(buf: &mut Vec<u8>, part: &[u8]) {
     buf.extend_from_slice(&(part.len() as u32).to_le_bytes());
@@ -745,29 +761,37 @@ fn decode_parts(mut buf: &[u8], n: usize) -> Vec<String> {
 
 /// The group of the key in `buf`; past `max_groups` a new key becomes the overflow key.
 fn group_of<'g>(
-    groups: &'g mut HashMap<Vec<u8>, (GroupKey, Group), foldhash::fast::RandomState>,
+    groups: &'g mut Table,
     buf: &mut Vec<u8>,
     (nkeys, allow): (usize, Option<&str>),
     limits: &Limits,
     tripped: &mut Tripped,
     events: u64,
 ) -> &'g mut Group {
-    if !groups.contains_key(buf.as_slice()) {
-        if groups.len() >= limits.max_groups {
-            tripped.overflow_events += events;
-            buf.clear();
-            for _ in 0..nkeys {
-                push_part(buf, OVERFLOW.as_bytes());
+    let at = match groups.index.get(buf.as_slice()) {
+        Some(&at) => at,
+        None => {
+            if groups.len() >= limits.max_groups {
+                tripped.overflow_events += events;
+                buf.clear();
+                for _ in 0..nkeys {
+                    push_part(buf, OVERFLOW.as_bytes());
+                }
+                push_allow(buf, allow);
             }
-            push_allow(buf, allow);
+            match groups.index.get(buf.as_slice()) {
+                Some(&at) => at,
+                None => {
+                    let keys = decode_parts(buf, nkeys);
+                    let slot = ((keys, allow.map(String::from)), Group::default());
+                    groups.slots.push(slot);
+                    groups.index.insert(buf.clone(), groups.slots.len() - 1);
+                    groups.slots.len() - 1
+                }
+            }
         }
-        if !groups.contains_key(buf.as_slice()) {
-            let keys = decode_parts(buf, nkeys);
-            let slot = ((keys, allow.map(String::from)), Group::default());
-            groups.insert(buf.clone(), slot);
-        }
-    }
-    &mut groups.get_mut(buf.as_slice()).expect("present").1
+    };
+    &mut groups.slots[at].1
 }
 
 impl Groups {
@@ -787,7 +811,7 @@ impl Groups {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
+        self.groups.len() == 0
     }
 
     /// Writes the key of an event's group into `buf` (placeholders where it has none).
@@ -827,7 +851,7 @@ impl Groups {
             guard::insert_bytes(&mut g.sources, &src, &limits, t);
         }
         if !f.host.is_empty() {
-            guard::insert_str(&mut g.ai_services, &f.host, &limits, t);
+            guard::insert_label(&mut g.ai_services, &f.host, &limits, t);
         }
         for field in PATH_FIELDS {
             event.each(field, &mut |p| {
@@ -864,19 +888,21 @@ impl Groups {
         if f.reasons.has(Reason::LargeUpload) {
             g.large_uploads += f.weight;
         }
-        guard::insert_str(&mut g.providers, f.provider(), &limits, t);
-        guard::insert_str(&mut g.categories, f.category(), &limits, t);
+        guard::insert_label(&mut g.providers, f.provider(), &limits, t);
+        guard::insert_label(&mut g.categories, f.category(), &limits, t);
         if !g.clients.iter().any(|c| f.client.is_label(c)) {
-            guard::insert_str(&mut g.clients, &f.client.label(), &limits, t);
+            guard::insert_label(&mut g.clients, &f.client.label(), &limits, t);
         }
         g.reasons.merge(f.reasons);
     }
 
     /// The groups as partial-state JSON values (for the map phase), then cleared.
     pub fn drain_partials(&mut self) -> Vec<Value> {
+        self.groups.index.clear();
         self.groups
-            .drain()
-            .map(|(_, ((keys, allow), g))| g.to_json(&keys, &allow))
+            .slots
+            .drain(..)
+            .map(|((keys, allow), g)| g.to_json(&keys, &allow))
             .collect()
     }
 
@@ -910,7 +936,8 @@ impl Groups {
     pub fn finish(self, params: &StandardParams, limit: usize) -> (Vec<Row>, usize) {
         let mut rows: Vec<Row> = self
             .groups
-            .into_values()
+            .slots
+            .into_iter()
             .filter(|((_, allow), g)| {
                 i64::from(g.max_suspicion) >= params.min_score
                     && i64::from(g.risk_score()) >= params.min_risk

@@ -523,51 +523,170 @@ impl RecordSet {
 
     /// CSV bytes (header + rows, `\n` line ends); empty when there are no rows.
     pub fn to_csv(&self) -> Vec<u8> {
-        if self.rows.is_empty() {
+        self.csv(self.rows.iter())
+    }
+
+    /// As [`RecordSet::to_csv`], freeing each row once it is written: a large reply is
+    /// never held twice, as cells and as CSV.
+    pub fn into_csv(mut self) -> Vec<u8> {
+        let rows = std::mem::take(&mut self.rows);
+        self.csv_with_multi(Self::multi(&self.columns, &rows), rows.into_iter())
+    }
+
+    fn multi(columns: &[String], rows: &[Vec<Cell>]) -> Vec<bool> {
+        (0..columns.len())
+            .map(|c| rows.iter().any(|r| r.get(c).is_some_and(Cell::is_multi)))
+            .collect()
+    }
+
+    fn csv<R: std::borrow::Borrow<Vec<Cell>>>(&self, rows: impl Iterator<Item = R>) -> Vec<u8> {
+        self.csv_with_multi(Self::multi(&self.columns, &self.rows), rows)
+    }
+
+    fn csv_with_multi<R: std::borrow::Borrow<Vec<Cell>>>(
+        &self,
+        multi: Vec<bool>,
+        mut rows: impl Iterator<Item = R>,
+    ) -> Vec<u8> {
+        let Some(first) = rows.next() else {
             return Vec::new();
-        }
-        let multi: Vec<bool> = (0..self.columns.len())
-            .map(|c| {
-                self.rows
-                    .iter()
-                    .any(|r| r.get(c).is_some_and(Cell::is_multi))
-            })
-            .collect();
-        let mut w = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(Vec::new());
-        let mut header = csv::StringRecord::new();
-        for (c, name) in self.columns.iter().enumerate() {
-            header.push_field(name);
-            if multi[c] {
-                header.push_field(&format!("__mv_{name}"));
-            }
-        }
-        w.write_record(&header)
-            .expect("writing to a Vec cannot fail");
+        };
+        let mut w = csv_writer(&self.columns, &multi);
         let mut out = csv::StringRecord::new();
-        for row in &self.rows {
-            out.clear();
-            for (c, &has_mv) in multi.iter().enumerate() {
-                let (plain, mv) = match row.get(c).unwrap_or(&Cell::Null) {
-                    Cell::Null => (String::new(), String::new()),
-                    Cell::Text(s) => (s.clone(), String::new()),
-                    Cell::Int(i) => (i.to_string(), String::new()),
-                    Cell::Number(x) => (format_number(*x), String::new()),
-                    Cell::List(items) => match items.len() {
-                        0 => (String::new(), String::new()),
-                        1 => (items[0].clone(), String::new()),
-                        _ => encode_mv(items),
-                    },
-                };
-                out.push_field(&plain);
-                if has_mv {
-                    out.push_field(&mv);
-                }
-            }
-            w.write_record(&out).expect("writing to a Vec cannot fail");
+        for row in std::iter::once(first).chain(rows) {
+            write_row(&mut w, &mut out, &multi, row.borrow());
         }
         w.into_inner().expect("writing to a Vec cannot fail")
+    }
+}
+
+/// A CSV writer with the header of `columns` written (`__mv_` companions where `multi`).
+fn csv_writer(columns: &[String], multi: &[bool]) -> csv::Writer<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let mut header = csv::StringRecord::new();
+    for (c, name) in columns.iter().enumerate() {
+        header.push_field(name);
+        if multi[c] {
+            header.push_field(&format!("__mv_{name}"));
+        }
+    }
+    w.write_record(&header)
+        .expect("writing to a Vec cannot fail");
+    w
+}
+
+/// Writes one row of cells by column (`out` is a reused record).
+fn write_row(
+    w: &mut csv::Writer<Vec<u8>>,
+    out: &mut csv::StringRecord,
+    multi: &[bool],
+    row: &[Cell],
+) {
+    out.clear();
+    for (c, &has_mv) in multi.iter().enumerate() {
+        let mut mv = String::new();
+        match row.get(c).unwrap_or(&Cell::Null) {
+            Cell::Null => out.push_field(""),
+            Cell::Text(s) => out.push_field(s),
+            Cell::Int(i) => out.push_field(&i.to_string()),
+            Cell::Number(x) => out.push_field(&format_number(*x)),
+            Cell::List(items) => match items.len() {
+                0 => out.push_field(""),
+                1 => out.push_field(&items[0]),
+                _ => {
+                    let (plain, m) = encode_mv(items);
+                    out.push_field(&plain);
+                    mv = m;
+                }
+            },
+        }
+        if has_mv {
+            out.push_field(&mv);
+        }
+    }
+    w.write_record(&*out).expect("writing to a Vec cannot fail");
+}
+
+/// The header of a reply that is written row by row, as [`RecordSet`] would write it:
+/// every row is shown to [`Layout::observe`] first (its cells, then dropped), then given
+/// again to the [`StreamedRows`] of [`Layout::rows`]. Only one row's cells are ever held.
+#[derive(Debug, Default)]
+pub struct Layout {
+    columns: Vec<String>,
+    index: HashMap<String, usize>,
+    multi: Vec<bool>,
+}
+
+impl Layout {
+    pub fn new() -> Layout {
+        Layout::default()
+    }
+
+    /// Adds the columns of a row, in order of first appearance, and notes its lists.
+    pub fn observe(&mut self, cells: &[(&str, Cell)]) {
+        for (name, cell) in cells {
+            let c = match self.index.get(*name) {
+                Some(&c) => c,
+                None => {
+                    self.columns.push(name.to_string());
+                    self.multi.push(false);
+                    self.index.insert(name.to_string(), self.columns.len() - 1);
+                    self.columns.len() - 1
+                }
+            };
+            self.multi[c] |= cell.is_multi();
+        }
+    }
+
+    /// The writer of the rows observed.
+    pub fn rows(self) -> StreamedRows {
+        StreamedRows {
+            layout: self,
+            w: None,
+            out: csv::StringRecord::new(),
+            row: Vec::new(),
+        }
+    }
+}
+
+/// CSV rows under a [`Layout`]: the same bytes as [`RecordSet::to_csv`] of the same rows.
+#[derive(Debug)]
+pub struct StreamedRows {
+    layout: Layout,
+    w: Option<csv::Writer<Vec<u8>>>,
+    out: csv::StringRecord,
+    row: Vec<Cell>,
+}
+
+impl StreamedRows {
+    /// Writes a row; its cells must have been observed. Cells of a column the layout does
+    /// not have are left out.
+    pub fn push<'k>(&mut self, cells: impl IntoIterator<Item = (&'k str, Cell)>) {
+        let layout = &self.layout;
+        let w = self
+            .w
+            .get_or_insert_with(|| csv_writer(&layout.columns, &layout.multi));
+        self.row.clear();
+        for (name, cell) in cells {
+            let Some(&col) = layout.index.get(name) else {
+                debug_assert!(false, "column {name} was not observed");
+                continue;
+            };
+            if self.row.len() <= col {
+                self.row.resize(col + 1, Cell::Null);
+            }
+            self.row[col] = cell;
+        }
+        write_row(w, &mut self.out, &layout.multi, &self.row);
+    }
+
+    /// The CSV bytes; empty when no row was written.
+    pub fn finish(self) -> Vec<u8> {
+        self.w.map_or_else(Vec::new, |w| {
+            w.into_inner().expect("writing to a Vec cannot fail")
+        })
     }
 }
 
@@ -714,6 +833,35 @@ mod tests {
             "a,b,__mv_b,c,d\n1,,,,\n2.5,\"x$\ny\",$x$$$;$y$,,\n,,,only,\n"
         );
         assert!(RecordSet::new().to_csv().is_empty());
+        assert_eq!(String::from_utf8(set.into_csv()).unwrap(), csv);
+        assert!(RecordSet::new().into_csv().is_empty());
+    }
+
+    #[test]
+    fn streamed_rows_write_what_a_record_set_writes() {
+        let rows: Vec<Vec<(&str, Cell)>> = vec![
+            vec![("a", Cell::Int(1)), ("e", Cell::List(vec![]))],
+            vec![
+                ("b", Cell::List(vec!["x$".into(), "y".into()])),
+                ("a", Cell::Number(2.5)),
+            ],
+            vec![("c", Cell::List(vec!["only".into()])), ("d", Cell::Null)],
+            vec![("", Cell::Text(String::new()))],
+            vec![("d", Cell::Text("q\"uote,\n".into())), ("a", Cell::Int(-3))],
+        ];
+        for n in 0..=rows.len() {
+            let mut set = RecordSet::new();
+            let mut layout = Layout::new();
+            for row in &rows[..n] {
+                set.push(row.clone());
+                layout.observe(row);
+            }
+            let mut streamed = layout.rows();
+            for row in &rows[..n] {
+                streamed.push(row.clone());
+            }
+            assert_eq!(streamed.finish(), set.to_csv(), "{n} rows");
+        }
     }
 
     #[test]

@@ -239,7 +239,7 @@ fn run<C: Command, R: BufRead, W: Write>(
 
     let mut finished = false;
     let mut index = 1u64;
-    while let Some(chunk) = read(reader)? {
+    while let Some(mut chunk) = read(reader)? {
         index += 1;
         let request = parse_request(&chunk.metadata, index)?;
         if request.action.as_deref() != Some("execute") {
@@ -262,6 +262,9 @@ fn run<C: Command, R: BufRead, W: Write>(
                 ),
             );
             if last {
+                // The records are folded: free the body (as large as the largest chunk)
+                // before `finish` builds the reply, so the two never add up in memory.
+                chunk.body = Vec::new();
                 guarded("finish", || command.finish(&mut out))?;
                 finished = true;
             }
@@ -272,7 +275,7 @@ fn run<C: Command, R: BufRead, W: Write>(
         } else if let Some(body) = out.body.take() {
             body
         } else {
-            out.records.to_csv()
+            std::mem::take(&mut out.records).into_csv()
         };
         let reply = Reply {
             inspector: Inspector {

@@ -1,0 +1,229 @@
+//! A compact set of byte strings: the distinct values of a multivalue column of one group
+//! (paths, agents, addresses). The values live end to end in one arena and a sorted index
+//! of `(offset, length)` pairs orders them, so a value costs its bytes plus 8, where a
+//! `ValueSet<Vec<u8>>` costs a 24-byte `Vec` header, an allocation of its own and the
+//! allocator's overhead on top. Paths that carry IDs make most API events add a value, so
+//! this is what a search's memory grows with.
+
+use std::fmt;
+
+/// Distinct byte strings, iterated in ascending byte order.
+#[derive(Clone, Default)]
+pub struct ByteSet {
+    /// The values, in the order they were added.
+    arena: Vec<u8>,
+    /// `(offset, length)` of each value in `arena`, sorted by the value's bytes.
+    index: Vec<(u32, u32)>,
+}
+
+impl ByteSet {
+    pub fn new() -> ByteSet {
+        ByteSet::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    fn get(&self, (at, len): (u32, u32)) -> &[u8] {
+        &self.arena[at as usize..at as usize + len as usize]
+    }
+
+    fn find(&self, value: &[u8]) -> Result<usize, usize> {
+        self.index
+            .binary_search_by(|&entry| self.get(entry).cmp(value))
+    }
+
+    pub fn contains(&self, value: &[u8]) -> bool {
+        self.find(value).is_ok()
+    }
+
+    /// Whether `value` can be stored: offsets and lengths are 32-bit, so the arena holds at
+    /// most 4 GiB (far beyond the `max_values` cap on any real column).
+    pub fn fits(&self, value: &[u8]) -> bool {
+        u32::try_from(self.arena.len() + value.len()).is_ok()
+    }
+
+    /// Adds `value`; `false` when it was there already (or does not fit, see [`ByteSet::fits`]).
+    pub fn insert(&mut self, value: &[u8]) -> bool {
+        match self.find(value) {
+            Ok(_) => false,
+            Err(_) if !self.fits(value) => false,
+            Err(slot) => {
+                let at = self.arena.len() as u32;
+                self.arena.extend_from_slice(value);
+                self.index.insert(slot, (at, value.len() as u32));
+                true
+            }
+        }
+    }
+
+    /// The values in ascending byte order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
+        self.index.iter().map(|&entry| self.get(entry))
+    }
+}
+
+impl PartialEq for ByteSet {
+    /// Equal when they hold the same values, whatever order they were added in.
+    fn eq(&self, other: &ByteSet) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for ByteSet {}
+
+impl fmt::Debug for ByteSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries(self.iter().map(String::from_utf8_lossy))
+            .finish()
+    }
+}
+
+impl<V: AsRef<[u8]>> FromIterator<V> for ByteSet {
+    fn from_iter<I: IntoIterator<Item = V>>(items: I) -> ByteSet {
+        let mut set = ByteSet::new();
+        for v in items {
+            set.insert(v.as_ref());
+        }
+        set
+    }
+}
+
+/// Distinct strings in ascending byte order, stored as a [`ByteSet`]: the small label
+/// columns of a group (services, providers, categories, clients) at a fraction of the
+/// memory of a `String` apiece.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct StrSet(ByteSet);
+
+impl StrSet {
+    pub fn new() -> StrSet {
+        StrSet::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, value: &str) -> bool {
+        self.0.contains(value.as_bytes())
+    }
+
+    /// Adds `value`; `false` when it was there already (or does not fit).
+    pub fn insert(&mut self, value: &str) -> bool {
+        self.0.insert(value.as_bytes())
+    }
+
+    /// The values in ascending byte order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.0
+            .iter()
+            .map(|v| std::str::from_utf8(v).expect("only strings are inserted"))
+    }
+}
+
+impl fmt::Debug for StrSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// A small deterministic generator (xorshift), so failures reproduce.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        /// Short values over a tiny alphabet (many repeats, shared prefixes, the empty
+        /// value, bytes that are not UTF-8).
+        fn value(&mut self) -> Vec<u8> {
+            let len = self.below(6) as usize;
+            (0..len)
+                .map(|_| [b'a', b'b', b'/', 0, 0xff][self.below(5) as usize])
+                .collect()
+        }
+    }
+
+    #[test]
+    fn keeps_distinct_values_in_byte_order() {
+        let mut s = ByteSet::new();
+        for v in [&b"b"[..], b"a", b"c", b"a", b"B", b"", b"ab"] {
+            s.insert(v);
+        }
+        let got: Vec<&[u8]> = s.iter().collect();
+        assert_eq!(got, [&b""[..], b"B", b"a", b"ab", b"b", b"c"]);
+        assert!(s.contains(b"a") && s.contains(b"") && !s.contains(b"d"));
+        assert!(!s.insert(b"ab"));
+        assert_eq!(s.len(), 6);
+        assert_eq!(format!("{s:?}"), r#"{"", "B", "a", "ab", "b", "c"}"#);
+    }
+
+    #[test]
+    fn agrees_with_a_btreeset_on_random_inputs() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for round in 0..300 {
+            let mut set = ByteSet::new();
+            let mut reference = BTreeSet::new();
+            for _ in 0..rng.below(200) {
+                let v = rng.value();
+                assert_eq!(set.insert(&v), reference.insert(v.clone()), "round {round}");
+                let probe = rng.value();
+                assert_eq!(set.contains(&probe), reference.contains(&probe));
+            }
+            assert_eq!(set.len(), reference.len());
+            assert!(set.iter().eq(reference.iter().map(Vec::as_slice)));
+            // Built in another order, or from an iterator, it is the same set.
+            let rebuilt: ByteSet = reference.iter().rev().collect();
+            assert_eq!(rebuilt, set);
+        }
+    }
+
+    #[test]
+    fn string_sets_agree_with_a_btreeset() {
+        let mut rng = Rng(0x51ab_1e5e_7000_0001);
+        let mut set = StrSet::new();
+        let mut reference = BTreeSet::new();
+        for _ in 0..2000 {
+            let len = rng.below(4) as usize;
+            let v: String = (0..len)
+                .map(|_| ['a', 'B', 'é', '/', '\u{1f600}'][rng.below(5) as usize])
+                .collect();
+            assert_eq!(set.contains(&v), reference.contains(&v));
+            assert_eq!(set.insert(&v), reference.insert(v));
+        }
+        assert!(set.iter().eq(reference.iter().map(String::as_str)));
+        assert_eq!(set.iter().len(), reference.len());
+        assert_eq!(format!("{:?}", StrSet::new()), "{}");
+    }
+
+    #[test]
+    fn sets_differ_when_their_values_do() {
+        let a: ByteSet = [&b"x"[..], b"y"].into_iter().collect();
+        let b: ByteSet = [&b"x"[..]].into_iter().collect();
+        assert_ne!(a, b);
+        assert_eq!(ByteSet::new(), ByteSet::default());
+    }
+}
