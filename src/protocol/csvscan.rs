@@ -165,7 +165,11 @@ impl Simd {
             let bits = std::is_x86_feature_detected!("popcnt")
                 && std::is_x86_feature_detected!("bmi1")
                 && std::is_x86_feature_detected!("bmi2");
-            if bits && std::is_x86_feature_detected!("avx512bw") {
+            if bits
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("pclmulqdq")
+            {
                 return Simd::Avx512;
             }
             if bits && std::is_x86_feature_detected!("avx2") {
@@ -179,6 +183,34 @@ impl Simd {
 /// Bit `i` of each mask is set when byte `i` of the block is a quote, a comma, a line end.
 trait Classify: Copy {
     fn classify(self, block: &[u8; 64]) -> (u64, u64, u64);
+
+    /// Bit `i` is the XOR of bits `0..=i`.
+    #[inline(always)]
+    fn prefix_xor(self, x: u64) -> u64 {
+        prefix_xor(x)
+    }
+
+    /// Writes `base + i` for every bit `i` of `bits`, in order, to the start of `slots`;
+    /// may write up to 64 + 16 slots (the ones past the last position are garbage).
+    #[inline(always)]
+    fn write_positions(self, slots: &mut [u32], base: u32, bits: u64) {
+        write_positions(slots, base, bits)
+    }
+}
+
+/// Eight at a time, unconditionally: most blocks hold fewer than eight boundaries, and the
+/// slots past the last one are overwritten by the next block or never read.
+#[inline(always)]
+fn write_positions(slots: &mut [u32], base: u32, mut bits: u64) {
+    for group in slots[..64].chunks_exact_mut(8) {
+        for slot in group {
+            *slot = base + bits.trailing_zeros();
+            bits &= bits.wrapping_sub(1);
+        }
+        if bits == 0 {
+            break;
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -219,6 +251,55 @@ impl Classify for Avx512 {
         // SAFETY: only used by `index_avx512`, which runs where the CPU has AVX-512BW.
         unsafe { classify_avx512(block) }
     }
+
+    #[inline(always)]
+    fn prefix_xor(self, x: u64) -> u64 {
+        // SAFETY: as above (`detect` also checked PCLMULQDQ).
+        unsafe { prefix_xor_clmul(x) }
+    }
+
+    #[inline(always)]
+    fn write_positions(self, slots: &mut [u32], base: u32, bits: u64) {
+        // SAFETY: as above (AVX-512BW implies AVX-512F).
+        unsafe { write_positions_avx512(slots, base, bits) }
+    }
+}
+
+/// A carry-less multiplication by all ones is the prefix XOR.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+#[inline]
+fn prefix_xor_clmul(x: u64) -> u64 {
+    use std::arch::x86_64::{_mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi64x};
+    let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, x as i64), _mm_set_epi64x(0, -1), 0);
+    _mm_cvtsi128_si64(product) as u64
+}
+
+/// Sixteen positions at a time, compressed by the mask.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn write_positions_avx512(slots: &mut [u32], base: u32, bits: u64) {
+    use std::arch::x86_64::{
+        _mm512_add_epi32, _mm512_maskz_compress_epi32, _mm512_set1_epi32, _mm512_setr_epi32,
+        _mm512_storeu_si512,
+    };
+    let slots = &mut slots[..80];
+    let mut at = _mm512_add_epi32(
+        _mm512_set1_epi32(base as i32),
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+    );
+    let sixteen = _mm512_set1_epi32(16);
+    let mut out = 0;
+    for k in 0..4 {
+        let m = (bits >> (16 * k)) as u16;
+        let v = _mm512_maskz_compress_epi32(m, at);
+        let dst = &mut slots[out..out + 16];
+        // SAFETY: `dst` is 16 writable u32s; the store has no alignment requirement.
+        unsafe { _mm512_storeu_si512(dst.as_mut_ptr().cast(), v) };
+        out += m.count_ones() as usize;
+        at = _mm512_add_epi32(at, sixteen);
+    }
 }
 
 /// `index_blocks` compiled for AVX2 CPUs.
@@ -231,7 +312,7 @@ fn index_avx2(ix: &mut Index, data: &[u8], to: usize) {
 /// `index_blocks` compiled for AVX-512BW CPUs, the classifier inlined (its masks are native
 /// 64-bit mask registers).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512bw,popcnt,bmi1,bmi2")]
+#[target_feature(enable = "avx512bw,avx512f,pclmulqdq,popcnt,bmi1,bmi2")]
 fn index_avx512(ix: &mut Index, data: &[u8], to: usize) {
     index_blocks(ix, data, to, Avx512)
 }
@@ -253,7 +334,7 @@ fn index_blocks<C: Classify>(ix: &mut Index, data: &[u8], to: usize, c: C) {
                 c.classify(&padded)
             }
         };
-        let inside = prefix_xor(quotes) ^ ix.in_quotes;
+        let inside = c.prefix_xor(quotes) ^ ix.in_quotes;
         let opens = quotes & inside;
         let closes = quotes & !inside;
         let bounds = (commas | ends) & !inside;
@@ -283,19 +364,11 @@ fn index_blocks<C: Classify>(ix: &mut Index, data: &[u8], to: usize, c: C) {
             ix.lines.push(ix.filled + below.count_ones() as usize);
             lines &= lines - 1;
         }
-        // Eight at a time, unconditionally: most blocks hold fewer than eight boundaries, and
-        // the slots past the last one are overwritten by the next block or never read.
-        let mut bits = bounds;
-        let slots = &mut ix.slots[ix.filled..ix.filled + 64];
-        for group in slots.chunks_exact_mut(8) {
-            for slot in group {
-                *slot = (base + bits.trailing_zeros() as usize) as u32;
-                bits &= bits.wrapping_sub(1);
-            }
-            if bits == 0 {
-                break;
-            }
-        }
+        c.write_positions(
+            &mut ix.slots[ix.filled..ix.filled + 80],
+            base as u32,
+            bounds,
+        );
         ix.filled += bounds.count_ones() as usize;
         ix.in_quotes = ((inside as i64) >> 63) as u64;
         ix.prev_open_ok = (bounds | closes) >> 63 != 0;
@@ -895,6 +968,39 @@ mod tests {
             assert_eq!(rows, theirs(&data), "{:?}", String::from_utf8_lossy(&data));
         }
         assert!(handed_over > 1000, "only {handed_over} bodies were odd");
+    }
+
+    #[test]
+    fn positions_and_prefix_xor_agree_across_classifiers() {
+        let mut rng = Rng(0x5151_7a7a_0101_fefe);
+        for _ in 0..5000 {
+            // Sparse, dense and empty masks.
+            let bits = match rng.below(4) {
+                0 => rng.next() & rng.next() & rng.next(),
+                1 => rng.next() | rng.next(),
+                2 => 0,
+                _ => rng.next(),
+            };
+            let base = rng.next() as u32 >> 4;
+            let want: Vec<u32> = (0..64)
+                .filter(|i| bits >> i & 1 == 1)
+                .map(|i| base + i)
+                .collect();
+            let naive = (0..64).fold(0u64, |acc, i| {
+                acc | (u64::from((bits & low_bits(i + 1)).count_ones() % 2 == 1) << i)
+            });
+            let mut slots = vec![0u32; 80];
+            Base.write_positions(&mut slots, base, bits);
+            assert_eq!(&slots[..want.len()], &want[..]);
+            assert_eq!(Base.prefix_xor(bits), naive);
+            #[cfg(target_arch = "x86_64")]
+            if Simd::detect() == Simd::Avx512 {
+                let mut slots = vec![0u32; 80];
+                Avx512.write_positions(&mut slots, base, bits);
+                assert_eq!(&slots[..want.len()], &want[..]);
+                assert_eq!(Avx512.prefix_xor(bits), naive);
+            }
+        }
     }
 
     #[test]
