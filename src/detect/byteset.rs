@@ -6,6 +6,7 @@
 //! this is what a search's memory grows with.
 
 use std::fmt;
+use std::rc::Rc;
 
 /// Distinct byte strings, iterated in ascending byte order.
 #[derive(Clone, Default)]
@@ -95,11 +96,15 @@ impl<V: AsRef<[u8]>> FromIterator<V> for ByteSet {
     }
 }
 
-/// Distinct strings in ascending byte order, stored as a [`ByteSet`]: the small label
-/// columns of a group (services, providers, categories, clients) at a fraction of the
-/// memory of a `String` apiece.
+/// Distinct strings in ascending byte order: the small label columns of a group
+/// (services, providers, categories, clients).
+///
+/// The values are `Rc<str>`s that groups share through a [`Labels`] table: a search has a
+/// few dozen distinct labels across thousands of groups, so each group holds pointers, and a
+/// lookup reads label bytes that every group uses (and the cache keeps), not a copy of its
+/// own somewhere in memory.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct StrSet(ByteSet);
+pub struct StrSet(Vec<Rc<str>>);
 
 impl StrSet {
     pub fn new() -> StrSet {
@@ -114,26 +119,56 @@ impl StrSet {
         self.0.is_empty()
     }
 
-    pub fn contains(&self, value: &str) -> bool {
-        self.0.contains(value.as_bytes())
+    fn find(&self, value: &str) -> Result<usize, usize> {
+        self.0
+            .binary_search_by(|v| v.as_bytes().cmp(value.as_bytes()))
     }
 
-    /// Adds `value`; `false` when it was there already (or does not fit).
+    pub fn contains(&self, value: &str) -> bool {
+        self.find(value).is_ok()
+    }
+
+    /// Adds `value`; `false` when it was there already.
     pub fn insert(&mut self, value: &str) -> bool {
-        self.0.insert(value.as_bytes())
+        self.insert_shared(value, |v| Rc::from(v))
+    }
+
+    /// Adds `value`, stored as the `Rc` that `share` gives for it (called only when the value
+    /// is new); `false` when it was there already.
+    pub fn insert_shared(&mut self, value: &str, share: impl FnOnce(&str) -> Rc<str>) -> bool {
+        match self.find(value) {
+            Ok(_) => false,
+            Err(at) => {
+                self.0.insert(at, share(value));
+                true
+            }
+        }
     }
 
     /// The values in ascending byte order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.0
-            .iter()
-            .map(|v| std::str::from_utf8(v).expect("only strings are inserted"))
+        self.0.iter().map(|v| &**v)
     }
 }
 
 impl fmt::Debug for StrSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// One shared `Rc<str>` per distinct label of a search (see [`StrSet`]).
+#[derive(Debug, Default)]
+pub struct Labels(std::collections::HashSet<Rc<str>, foldhash::fast::RandomState>);
+
+impl Labels {
+    pub fn share(&mut self, label: &str) -> Rc<str> {
+        if let Some(rc) = self.0.get(label) {
+            return rc.clone();
+        }
+        let rc: Rc<str> = Rc::from(label);
+        self.0.insert(rc.clone());
+        rc
     }
 }
 
@@ -225,5 +260,18 @@ mod tests {
         let b: ByteSet = [&b"x"[..]].into_iter().collect();
         assert_ne!(a, b);
         assert_eq!(ByteSet::new(), ByteSet::default());
+    }
+
+    #[test]
+    fn groups_share_one_copy_of_each_label() {
+        let mut labels = Labels::default();
+        let (mut a, mut b) = (StrSet::new(), StrSet::new());
+        a.insert_shared("openai", |v| labels.share(v));
+        b.insert_shared("openai", |v| labels.share(v));
+        b.insert_shared("anthropic", |v| labels.share(v));
+        assert!(Rc::ptr_eq(&a.0[0], &b.0[1]), "{a:?} {b:?}");
+        assert_eq!(b.iter().collect::<Vec<_>>(), ["anthropic", "openai"]);
+        // A value already there is not shared again (nor counted as new).
+        assert!(!a.insert_shared("openai", |_| unreachable!("not new")));
     }
 }

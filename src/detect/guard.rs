@@ -2,7 +2,7 @@
 //! column. When one trips the search still finishes, counts stay exact (events of further
 //! groups go to one overflow group), and the command says what was cut.
 
-use super::byteset::{ByteSet, StrSet};
+use super::byteset::{ByteSet, Labels, StrSet};
 use super::set::ValueSet;
 
 /// The key value of the group that collects the events of groups past `max_groups`.
@@ -103,6 +103,22 @@ pub fn insert_label(set: &mut StrSet, value: &str, limits: &Limits, tripped: &mu
         return;
     }
     if set.len() >= limits.max_values || !set.insert(value) {
+        tripped.dropped_values += 1;
+    }
+}
+
+/// `insert_label`, a new value stored as the search's shared copy of it.
+pub fn insert_shared_label(
+    set: &mut StrSet,
+    value: &str,
+    labels: &mut Labels,
+    limits: &Limits,
+    tripped: &mut Tripped,
+) {
+    if set.contains(value) {
+        return;
+    }
+    if set.len() >= limits.max_values || !set.insert_shared(value, |v| labels.share(v)) {
         tripped.dropped_values += 1;
     }
 }

@@ -2,7 +2,7 @@
 //! and an explained risk score, grouped by user-chosen keys. Nothing is lost silently.
 
 use super::allowlist::{Allowlist, Subject};
-use super::byteset::{ByteSet, StrSet};
+use super::byteset::{ByteSet, Labels, StrSet};
 use super::catalog::{Catalog, Service, normalize_host};
 use super::client::{Client, ClientClass, classify};
 use super::event::{Event, Field, coalesce, weight};
@@ -707,6 +707,8 @@ pub struct Row {
 pub struct Groups {
     groups: Table,
     buf: Vec<u8>,
+    /// The label strings the groups share.
+    labels: Labels,
     pub allowlisted_events: u64,
     pub limits: Limits,
     /// What the guards cut.
@@ -850,8 +852,9 @@ impl Groups {
         if let Some(src) = coalesce(event, &SRC_FIELDS) {
             guard::insert_bytes(&mut g.sources, &src, &limits, t);
         }
+        let labels = &mut self.labels;
         if !f.host.is_empty() {
-            guard::insert_label(&mut g.ai_services, &f.host, &limits, t);
+            guard::insert_shared_label(&mut g.ai_services, &f.host, labels, &limits, t);
         }
         for field in PATH_FIELDS {
             event.each(field, &mut |p| {
@@ -888,10 +891,11 @@ impl Groups {
         if f.reasons.has(Reason::LargeUpload) {
             g.large_uploads += f.weight;
         }
-        guard::insert_label(&mut g.providers, f.provider(), &limits, t);
-        guard::insert_label(&mut g.categories, f.category(), &limits, t);
+        guard::insert_shared_label(&mut g.providers, f.provider(), labels, &limits, t);
+        guard::insert_shared_label(&mut g.categories, f.category(), labels, &limits, t);
         if !g.clients.iter().any(|c| f.client.is_label(c)) {
-            guard::insert_label(&mut g.clients, &f.client.label(), &limits, t);
+            let label = f.client.label();
+            guard::insert_shared_label(&mut g.clients, &label, labels, &limits, t);
         }
         g.reasons.merge(f.reasons);
     }
