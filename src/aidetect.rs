@@ -331,7 +331,7 @@ fn standard_cells<'k>(row: &Row, keys: &'k [Key]) -> Vec<(&'k str, Cell)> {
         ("UniqueSourceIPs", Cell::Int(g.sources.len() as i64)),
         ("AIServices", labels(&g.ai_services)),
         ("EndpointPaths", list(&g.endpoint_paths)),
-        ("UserAgents", list(&g.user_agents)),
+        ("UserAgents", labels(&g.user_agents)),
         ("MaxSuspicionScore", Cell::Int(i64::from(g.max_suspicion))),
         ("FirstSeen", number(g.first_seen)),
         ("LastSeen", number(g.last_seen)),

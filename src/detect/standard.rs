@@ -546,7 +546,7 @@ pub struct Group {
     pub sources: ByteSet,
     pub ai_services: StrSet,
     pub endpoint_paths: ByteSet,
-    pub user_agents: ByteSet,
+    pub user_agents: StrSet,
     pub max_suspicion: u8,
     pub max_score: u8,
     pub first_seen: Option<f64>,
@@ -574,7 +574,7 @@ impl Group {
         guard::union_bytes(&mut self.sources, &o.sources, limits, t);
         guard::union_labels(&mut self.ai_services, &o.ai_services, limits, t);
         guard::union_bytes(&mut self.endpoint_paths, &o.endpoint_paths, limits, t);
-        guard::union_bytes(&mut self.user_agents, &o.user_agents, limits, t);
+        guard::union_labels(&mut self.user_agents, &o.user_agents, limits, t);
         self.max_suspicion = self.max_suspicion.max(o.max_suspicion);
         self.max_score = self.max_score.max(o.max_score);
         self.first_seen = min_opt(self.first_seen, o.first_seen);
@@ -597,7 +597,7 @@ impl Group {
             "src": partial::byte_set_to_json(&self.sources),
             "svc": partial::label_set_to_json(&self.ai_services),
             "paths": partial::byte_set_to_json(&self.endpoint_paths),
-            "ua": partial::byte_set_to_json(&self.user_agents),
+            "ua": partial::label_set_to_json(&self.user_agents),
             "ms": self.max_suspicion,
             "sc": self.max_score,
             "fs": partial::f64_to_json(self.first_seen),
@@ -647,7 +647,7 @@ impl Group {
             sources: partial::byte_set_from_json(get("src")?)?,
             ai_services: partial::label_set_from_json(get("svc")?)?,
             endpoint_paths: partial::byte_set_from_json(get("paths")?)?,
-            user_agents: partial::byte_set_from_json(get("ua")?)?,
+            user_agents: partial::label_set_from_json(get("ua")?)?,
             max_suspicion: small("ms")?,
             max_score: small("sc")?,
             first_seen: partial::f64_from_json(get("fs")?)?,
@@ -867,18 +867,24 @@ impl Groups {
             guard::insert_bytes(&mut g.endpoint_paths, &p, &limits, t);
         }
         // Lowercase ASCII agents on the stack: no allocation for an agent already listed.
+        // Agents repeat across groups, so the groups share them like labels.
         let ua = coalesce(event, &UA_FIELDS);
         let mut stack = [0u8; 256];
-        match ua.as_deref() {
-            None => guard::insert_bytes(&mut g.user_agents, b"unknown", &limits, t),
+        let lowered;
+        let agent: &str = match ua.as_deref() {
+            None => "unknown",
             Some(a) if a.len() <= stack.len() && a.is_ascii() => {
                 let lower = &mut stack[..a.len()];
                 lower.copy_from_slice(a);
                 lower.make_ascii_lowercase();
-                guard::insert_bytes(&mut g.user_agents, lower, &limits, t);
+                std::str::from_utf8(lower).expect("ASCII")
             }
-            Some(a) => guard::insert_bytes(&mut g.user_agents, &lowercase(a), &limits, t),
-        }
+            Some(a) => {
+                lowered = String::from_utf8_lossy(&lowercase(a)).into_owned();
+                &lowered
+            }
+        };
+        guard::insert_shared_label(&mut g.user_agents, agent, labels, &limits, t);
         g.max_suspicion = g.max_suspicion.max(f.suspicion);
         g.max_score = g.max_score.max(f.score);
         let time = |field| event.first(field).and_then(|t| parse_time(&t));
