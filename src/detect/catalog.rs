@@ -62,7 +62,44 @@ pub struct Catalog {
     /// The last two labels of every pattern (`api.openai.com` → `openai.com`), so that most
     /// hosts are ruled out without normalising them or looking them up; `None` when a regex
     /// row's ending cannot be read off its pattern (then nothing is ruled out this way).
-    tails: Option<std::collections::HashSet<Vec<u8>, foldhash::fast::RandomState>>,
+    tails: Option<Tails>,
+}
+
+/// The tails, and a 4,096-bit filter of their hashes that rules out most other tails with one
+/// bit test.
+#[derive(Debug, Clone)]
+struct Tails {
+    set: std::collections::HashSet<Vec<u8>, foldhash::fast::RandomState>,
+    filter: Box<[u64; 64]>,
+}
+
+/// FNV-1a over the bytes from last to first (as `may_contain` reads them).
+fn tail_hash(tail_lower: &[u8]) -> u64 {
+    tail_lower.iter().rev().fold(FNV_OFFSET, |h, &b| fnv(h, b))
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+#[inline]
+fn fnv(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+#[inline]
+fn filter_bit(h: u64) -> (usize, u32) {
+    let bit = (h >> 52) as usize;
+    (bit >> 6, (bit & 63) as u32)
+}
+
+impl Tails {
+    fn new(set: std::collections::HashSet<Vec<u8>, foldhash::fast::RandomState>) -> Tails {
+        let mut filter = Box::new([0u64; 64]);
+        for t in &set {
+            let (word, bit) = filter_bit(tail_hash(t));
+            filter[word] |= 1 << bit;
+        }
+        Tails { set, filter }
+    }
 }
 
 /// The last two labels of a host (or the host itself when it has fewer).
@@ -278,7 +315,7 @@ impl Catalog {
                 None => readable = false,
             }
         }
-        catalog.tails = readable.then_some(tails);
+        catalog.tails = readable.then(|| Tails::new(tails));
         Ok(catalog)
     }
 
@@ -299,7 +336,7 @@ impl Catalog {
             return true;
         };
         // One pass from the end: a port (`:` and digits, the only colon), trailing dots,
-        // then the last two labels.
+        // then the last two labels, lowercased and hashed as they are read.
         let mut end = raw.len();
         let mut i = end;
         while i > 0 && raw[i - 1].is_ascii_digit() {
@@ -311,15 +348,25 @@ impl Catalog {
         while end > 0 && raw[end - 1] == b'.' {
             end -= 1;
         }
-        let t = tail(&raw[..end]);
         let mut buf = [0u8; 64];
-        if t.len() > buf.len() || !t.is_ascii() {
-            return true;
+        let (mut n, mut h, mut dots) = (0, FNV_OFFSET, 0);
+        for &b in raw[..end].iter().rev() {
+            if b == b'.' {
+                dots += 1;
+                if dots == 2 {
+                    break;
+                }
+            }
+            if n == buf.len() || !b.is_ascii() {
+                return true;
+            }
+            let lower = b.to_ascii_lowercase();
+            n += 1;
+            buf[buf.len() - n] = lower;
+            h = fnv(h, lower);
         }
-        let lower = &mut buf[..t.len()];
-        lower.copy_from_slice(t);
-        lower.make_ascii_lowercase();
-        tails.contains(&lower[..])
+        let (word, bit) = filter_bit(h);
+        tails.filter[word] >> bit & 1 == 1 && tails.set.contains(&buf[buf.len() - n..])
     }
 
     /// `lookup`, as an index into `services()`.
@@ -346,6 +393,73 @@ impl Catalog {
 
 #[cfg(test)]
 mod tests {
+    /// `may_contain` as first written: strip a port and trailing dots, take the last two
+    /// labels, lowercase, look up.
+    fn may_contain_plain(c: &Catalog, raw: &[u8]) -> bool {
+        let Some(tails) = &c.tails else { return true };
+        let mut host = raw;
+        if let Some(i) = host.iter().rposition(|&b| b == b':')
+            && host[i + 1..].iter().all(u8::is_ascii_digit)
+            && !host[..i].contains(&b':')
+        {
+            host = &host[..i];
+        }
+        while let [rest @ .., b'.'] = host {
+            host = rest;
+        }
+        let t = tail(host);
+        if t.len() > 64 || !t.is_ascii() {
+            return true;
+        }
+        tails.set.contains(&t.to_ascii_lowercase())
+    }
+
+    #[test]
+    fn the_one_pass_tail_test_is_the_plain_definition() {
+        let c = Catalog::builtin();
+        let parts: [&[u8]; 14] = [
+            b"api",
+            b".",
+            b"OpenAI",
+            b"openai",
+            b"com",
+            b":443",
+            b":",
+            b"amazonaws",
+            b"x",
+            b"\xc3\xa9",
+            b"googleapis",
+            b"ai",
+            b"azure",
+            b"..",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut hits = 0;
+        for _ in 0..50_000 {
+            let mut host = Vec::new();
+            for _ in 0..(seed % 8) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                host.extend_from_slice(parts[(seed % parts.len() as u64) as usize]);
+            }
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let want = may_contain_plain(&c, &host);
+            hits += usize::from(want);
+            assert_eq!(
+                c.may_contain(&host),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(&host)
+            );
+        }
+        assert!(hits > 1000, "only {hits} hosts passed");
+        let long = [b"a".repeat(70), b".openai.com".to_vec()].concat();
+        assert_eq!(c.may_contain(&long), may_contain_plain(&c, &long));
+    }
+
     use super::*;
 
     const SMALL: &str = "provider,pattern,match,category,weight,seed,api_paths\n\
