@@ -103,24 +103,43 @@ impl<V: AsRef<[u8]>> FromIterator<V> for ByteSet {
 /// few dozen distinct labels across thousands of groups, so each group holds pointers, and a
 /// lookup reads label bytes that every group uses (and the cache keeps), not a copy of its
 /// own somewhere in memory.
+///
+/// Most groups have one value per label column; that one is held without a vector.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct StrSet(Vec<Rc<str>>);
+pub struct StrSet(Repr);
+
+/// Never `Many` with fewer than two values, so that equal sets are equal values.
+#[derive(Clone, Default, PartialEq, Eq)]
+enum Repr {
+    #[default]
+    Empty,
+    One(Rc<str>),
+    Many(Vec<Rc<str>>),
+}
 
 impl StrSet {
     pub fn new() -> StrSet {
         StrSet::default()
     }
 
+    fn values(&self) -> &[Rc<str>] {
+        match &self.0 {
+            Repr::Empty => &[],
+            Repr::One(v) => std::slice::from_ref(v),
+            Repr::Many(vs) => vs,
+        }
+    }
+
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.values().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.values().is_empty()
     }
 
     fn find(&self, value: &str) -> Result<usize, usize> {
-        self.0
+        self.values()
             .binary_search_by(|v| v.as_bytes().cmp(value.as_bytes()))
     }
 
@@ -136,18 +155,25 @@ impl StrSet {
     /// Adds `value`, stored as the `Rc` that `share` gives for it (called only when the value
     /// is new); `false` when it was there already.
     pub fn insert_shared(&mut self, value: &str, share: impl FnOnce(&str) -> Rc<str>) -> bool {
-        match self.find(value) {
-            Ok(_) => false,
-            Err(at) => {
-                self.0.insert(at, share(value));
-                true
+        let Err(at) = self.find(value) else {
+            return false;
+        };
+        let new = share(value);
+        self.0 = match std::mem::take(&mut self.0) {
+            Repr::Empty => Repr::One(new),
+            Repr::One(old) if at == 0 => Repr::Many(vec![new, old]),
+            Repr::One(old) => Repr::Many(vec![old, new]),
+            Repr::Many(mut vs) => {
+                vs.insert(at, new);
+                Repr::Many(vs)
             }
-        }
+        };
+        true
     }
 
     /// The values in ascending byte order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.0.iter().map(|v| &**v)
+        self.values().iter().map(|v| &**v)
     }
 }
 
@@ -269,7 +295,7 @@ mod tests {
         a.insert_shared("openai", |v| labels.share(v));
         b.insert_shared("openai", |v| labels.share(v));
         b.insert_shared("anthropic", |v| labels.share(v));
-        assert!(Rc::ptr_eq(&a.0[0], &b.0[1]), "{a:?} {b:?}");
+        assert!(Rc::ptr_eq(&a.values()[0], &b.values()[1]), "{a:?} {b:?}");
         assert_eq!(b.iter().collect::<Vec<_>>(), ["anthropic", "openai"]);
         // A value already there is not shared again (nor counted as new).
         assert!(!a.insert_shared("openai", |_| unreachable!("not new")));

@@ -721,16 +721,29 @@ type GroupKey = (Vec<String>, Option<String>);
 /// The groups, in order of creation, and an index from encoded key to position. The hash
 /// table holds only the position: its spare buckets and its copy while it grows cost 32
 /// bytes a group, not the size of a group (hundreds of bytes, and with many groups the
-/// table's growth would otherwise hold two copies of them all).
+/// table's growth would otherwise hold two copies of them all). A group's key values are
+/// decoded from the index when the groups are emitted: while a search runs, a new group
+/// costs no strings for them.
 #[derive(Debug, Default)]
 struct Table {
     index: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
-    slots: Vec<(GroupKey, Group)>,
+    slots: Vec<Group>,
+    /// Key values per group (every key of a search has as many).
+    nkeys: usize,
 }
 
 impl Table {
     fn len(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Each group's key values and allowlist reason, by position; the index is emptied.
+    fn take_keys(&mut self) -> Vec<GroupKey> {
+        let mut keys = vec![(Vec::new(), None); self.slots.len()];
+        for (encoded, at) in self.index.drain() {
+            keys[at] = decode_key(&encoded, self.nkeys);
+        }
+        keys
     }
 }
 
@@ -749,16 +762,21 @@ fn push_allow(buf: &mut Vec<u8>, allow: Option<&str>) {
     }
 }
 
-/// Decodes the key parts written by `push_part` (the allowlist reason is kept separately).
-fn decode_parts(mut buf: &[u8], n: usize) -> Vec<String> {
-    (0..n)
+/// Decodes a key written by `push_part` (`n` times) and `push_allow`.
+fn decode_key(mut buf: &[u8], n: usize) -> GroupKey {
+    let parts = (0..n)
         .map(|_| {
             let len = u32::from_le_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
             let part = String::from_utf8_lossy(&buf[4..4 + len]).into_owned();
             buf = &buf[4 + len..];
             part
         })
-        .collect()
+        .collect();
+    let allow = match buf {
+        [1, reason @ ..] => Some(String::from_utf8_lossy(reason).into_owned()),
+        _ => None,
+    };
+    (parts, allow)
 }
 
 /// The group of the key in `buf`; past `max_groups` a new key becomes the overflow key.
@@ -784,16 +802,15 @@ fn group_of<'g>(
             match groups.index.get(buf.as_slice()) {
                 Some(&at) => at,
                 None => {
-                    let keys = decode_parts(buf, nkeys);
-                    let slot = ((keys, allow.map(String::from)), Group::default());
-                    groups.slots.push(slot);
+                    groups.nkeys = nkeys;
+                    groups.slots.push(Group::default());
                     groups.index.insert(buf.clone(), groups.slots.len() - 1);
                     groups.slots.len() - 1
                 }
             }
         }
     };
-    &mut groups.slots[at].1
+    &mut groups.slots[at]
 }
 
 impl Groups {
@@ -908,11 +925,12 @@ impl Groups {
 
     /// The groups as partial-state JSON values (for the map phase), then cleared.
     pub fn drain_partials(&mut self) -> Vec<Value> {
-        self.groups.index.clear();
+        let keys = self.groups.take_keys();
         self.groups
             .slots
             .drain(..)
-            .map(|((keys, allow), g)| g.to_json(&keys, &allow))
+            .zip(keys)
+            .map(|(g, (keys, allow))| g.to_json(&keys, &allow))
             .collect()
     }
 
@@ -943,11 +961,11 @@ impl Groups {
 
     /// Filters, sorts (not allowlisted first, then `RiskScore` and `TotalBytesUploaded`
     /// descending, then keys) and limits. Returns the rows and how many groups qualified.
-    pub fn finish(self, params: &StandardParams, limit: usize) -> (Vec<Row>, usize) {
-        let mut rows: Vec<Row> = self
-            .groups
-            .slots
+    pub fn finish(mut self, params: &StandardParams, limit: usize) -> (Vec<Row>, usize) {
+        let keys = self.groups.take_keys();
+        let mut rows: Vec<Row> = keys
             .into_iter()
+            .zip(self.groups.slots)
             .filter(|((_, allow), g)| {
                 i64::from(g.max_suspicion) >= params.min_score
                     && i64::from(g.risk_score()) >= params.min_risk
