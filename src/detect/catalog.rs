@@ -73,16 +73,20 @@ struct Tails {
     filter: Box<[u64; 64]>,
 }
 
-/// FNV-1a over the bytes from last to first (as `may_contain` reads them).
-fn tail_hash(tail_lower: &[u8]) -> u64 {
-    tail_lower.iter().rev().fold(FNV_OFFSET, |h, &b| fnv(h, b))
+/// A hash of a lowercased tail as `may_contain` holds it: right-aligned in 64 zeroed bytes;
+/// its last 16 bytes and its length (a filter needs no more).
+#[inline]
+fn tail_hash(buf: &[u8; 64], len: usize) -> u64 {
+    let word = |at: usize| u64::from_le_bytes(buf[at..at + 8].try_into().expect("8 bytes"));
+    (word(48) ^ word(56).rotate_left(29) ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-
-#[inline]
-fn fnv(h: u64, b: u8) -> u64 {
-    (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+/// `tail` placed as `may_contain` places it (`None` when longer than 64 bytes).
+fn right_aligned(tail: &[u8]) -> Option<[u8; 64]> {
+    let mut buf = [0u8; 64];
+    let start = buf.len().checked_sub(tail.len())?;
+    buf[start..].copy_from_slice(tail);
+    Some(buf)
 }
 
 #[inline]
@@ -95,8 +99,11 @@ impl Tails {
     fn new(set: std::collections::HashSet<Vec<u8>, foldhash::fast::RandomState>) -> Tails {
         let mut filter = Box::new([0u64; 64]);
         for t in &set {
-            let (word, bit) = filter_bit(tail_hash(t));
-            filter[word] |= 1 << bit;
+            // A tail longer than 64 bytes is never looked up (`may_contain` says true).
+            if let Some(buf) = right_aligned(t) {
+                let (word, bit) = filter_bit(tail_hash(&buf, t.len()));
+                filter[word] |= 1 << bit;
+            }
         }
         Tails { set, filter }
     }
@@ -336,7 +343,7 @@ impl Catalog {
             return true;
         };
         // One pass from the end: a port (`:` and digits, the only colon), trailing dots,
-        // then the last two labels, lowercased and hashed as they are read.
+        // then the last two labels, lowercased as they are read.
         let mut end = raw.len();
         let mut i = end;
         while i > 0 && raw[i - 1].is_ascii_digit() {
@@ -349,7 +356,7 @@ impl Catalog {
             end -= 1;
         }
         let mut buf = [0u8; 64];
-        let (mut n, mut h, mut dots) = (0, FNV_OFFSET, 0);
+        let (mut n, mut dots) = (0, 0);
         for &b in raw[..end].iter().rev() {
             if b == b'.' {
                 dots += 1;
@@ -360,12 +367,10 @@ impl Catalog {
             if n == buf.len() || !b.is_ascii() {
                 return true;
             }
-            let lower = b.to_ascii_lowercase();
             n += 1;
-            buf[buf.len() - n] = lower;
-            h = fnv(h, lower);
+            buf[buf.len() - n] = b.to_ascii_lowercase();
         }
-        let (word, bit) = filter_bit(h);
+        let (word, bit) = filter_bit(tail_hash(&buf, n));
         tails.filter[word] >> bit & 1 == 1 && tails.set.contains(&buf[buf.len() - n..])
     }
 
