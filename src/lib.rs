@@ -10,3 +10,5 @@ pub mod cli;
 pub mod detect;
 pub mod input;
 pub mod protocol;
+#[cfg(test)]
+mod test_rng;

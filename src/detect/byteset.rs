@@ -122,6 +122,11 @@ impl StrSet {
         StrSet::default()
     }
 
+    /// The values in ascending byte order, as the shared copies they are held as.
+    pub fn shared(&self) -> &[Rc<str>] {
+        self.values()
+    }
+
     fn values(&self) -> &[Rc<str>] {
         match &self.0 {
             Repr::Empty => &[],
@@ -203,29 +208,15 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
-    /// A small deterministic generator (xorshift), so failures reproduce.
-    struct Rng(u64);
+    use crate::test_rng::Rng;
 
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-
-        /// Short values over a tiny alphabet (many repeats, shared prefixes, the empty
-        /// value, bytes that are not UTF-8).
-        fn value(&mut self) -> Vec<u8> {
-            let len = self.below(6) as usize;
-            (0..len)
-                .map(|_| [b'a', b'b', b'/', 0, 0xff][self.below(5) as usize])
-                .collect()
-        }
+    /// Short values over a tiny alphabet (many repeats, shared prefixes, the empty value,
+    /// bytes that are not UTF-8).
+    fn value(rng: &mut Rng) -> Vec<u8> {
+        let len = rng.below(6);
+        (0..len)
+            .map(|_| [b'a', b'b', b'/', 0, 0xff][rng.below(5)])
+            .collect()
     }
 
     #[test]
@@ -249,9 +240,9 @@ mod tests {
             let mut set = ByteSet::new();
             let mut reference = BTreeSet::new();
             for _ in 0..rng.below(200) {
-                let v = rng.value();
+                let v = value(&mut rng);
                 assert_eq!(set.insert(&v), reference.insert(v.clone()), "round {round}");
-                let probe = rng.value();
+                let probe = value(&mut rng);
                 assert_eq!(set.contains(&probe), reference.contains(&probe));
             }
             assert_eq!(set.len(), reference.len());
@@ -268,9 +259,9 @@ mod tests {
         let mut set = StrSet::new();
         let mut reference = BTreeSet::new();
         for _ in 0..2000 {
-            let len = rng.below(4) as usize;
+            let len = rng.below(4);
             let v: String = (0..len)
-                .map(|_| ['a', 'B', 'é', '/', '\u{1f600}'][rng.below(5) as usize])
+                .map(|_| ['a', 'B', 'é', '/', '\u{1f600}'][rng.below(5)])
                 .collect();
             assert_eq!(set.contains(&v), reference.contains(&v));
             assert_eq!(set.insert(&v), reference.insert(v));

@@ -438,19 +438,14 @@ mod tests {
             b"azure",
             b"..",
         ];
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = crate::test_rng::Rng(0x9e37_79b9_7f4a_7c15);
         let mut hits = 0;
         for _ in 0..50_000 {
             let mut host = Vec::new();
-            for _ in 0..(seed % 8) {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                host.extend_from_slice(parts[(seed % parts.len() as u64) as usize]);
+            for _ in 0..rng.0 % 8 {
+                host.extend_from_slice(parts[rng.below(parts.len())]);
             }
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            rng.next();
             let want = may_contain_plain(&c, &host);
             hits += usize::from(want);
             assert_eq!(

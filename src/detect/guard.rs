@@ -2,8 +2,9 @@
 //! column. When one trips the search still finishes, counts stay exact (events of further
 //! groups go to one overflow group), and the command says what was cut.
 
-use super::byteset::{ByteSet, Labels, StrSet};
+use super::byteset::{ByteSet, StrSet};
 use super::set::ValueSet;
+use std::rc::Rc;
 
 /// The key value of the group that collects the events of groups past `max_groups`.
 pub const OVERFLOW: &str = "(over max_groups)";
@@ -97,36 +98,29 @@ pub fn union<T: Ord + Clone>(
     }
 }
 
-/// Inserts `value` unless the set is full; a value already there costs nothing.
-pub fn insert_label(set: &mut StrSet, value: &str, limits: &Limits, tripped: &mut Tripped) {
-    if set.contains(value) {
-        return;
-    }
-    if set.len() >= limits.max_values || !set.insert(value) {
-        tripped.dropped_values += 1;
-    }
-}
-
-/// `insert_label`, a new value stored as the search's shared copy of it.
-pub fn insert_shared_label(
+/// Inserts `value` unless the set is full; a value already there costs nothing. A new value
+/// is stored as the `Rc` that `share` gives for it (the search's shared copy, see `Labels`).
+pub fn insert_label(
     set: &mut StrSet,
     value: &str,
-    labels: &mut Labels,
+    share: impl FnOnce(&str) -> Rc<str>,
     limits: &Limits,
     tripped: &mut Tripped,
 ) {
     if set.contains(value) {
         return;
     }
-    if set.len() >= limits.max_values || !set.insert_shared(value, |v| labels.share(v)) {
+    if set.len() >= limits.max_values {
         tripped.dropped_values += 1;
+    } else {
+        set.insert_shared(value, share);
     }
 }
 
-/// Adds the values of `from` to `into`, up to the cap.
+/// Adds the values of `from` to `into`, up to the cap (sharing `from`'s copies).
 pub fn union_labels(into: &mut StrSet, from: &StrSet, limits: &Limits, tripped: &mut Tripped) {
-    for v in from.iter() {
-        insert_label(into, v, limits, tripped);
+    for v in from.shared() {
+        insert_label(into, v, |_| v.clone(), limits, tripped);
     }
 }
 
@@ -144,14 +138,8 @@ mod tests {
     #[test]
     fn byte_sets_match_a_capped_btreeset_on_random_inputs() {
         use std::collections::BTreeSet;
-        // A small deterministic generator (xorshift), so failures reproduce.
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rng = crate::test_rng::Rng(0x2545_f491_4f6c_dd1d);
+        let mut next = move |n: u64| rng.next() % n;
         for round in 0..200 {
             let max_values = 1 + next(12) as usize;
             let limits = Limits {
@@ -204,12 +192,12 @@ mod tests {
         let mut t = Tripped::default();
         let (mut a, mut b) = (StrSet::new(), StrSet::new());
         for v in ["b", "a", "b", "c"] {
-            insert_label(&mut a, v, &limits, &mut t);
+            insert_label(&mut a, v, |v| Rc::from(v), &limits, &mut t);
         }
         assert_eq!(a.iter().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(t.dropped_values, 1);
         for v in ["z", "a"] {
-            insert_label(&mut b, v, &limits, &mut t);
+            insert_label(&mut b, v, |v| Rc::from(v), &limits, &mut t);
         }
         union_labels(&mut a, &b, &limits, &mut t);
         assert_eq!(a.iter().collect::<Vec<_>>(), ["a", "b"]);

@@ -8,7 +8,7 @@ use super::client::{Client, ClientClass, classify};
 use super::event::{Event, Field, coalesce, weight};
 use super::guard::{self, Limits, OVERFLOW, Tripped};
 use super::partial::{self, PartialError};
-use super::paths::{PathShape, shape};
+use super::paths::{PathShape, candidate_shape, shape_candidate};
 use super::seed::{is_api_endpoint, is_post, lowercase, to_number, weighted_bytes};
 use super::sum::ExactSum;
 use super::time::parse_time;
@@ -349,11 +349,11 @@ impl Scorer {
     /// The path's shape, cached: the paths of API calls repeat.
     fn shape(&mut self, path: &[u8]) -> Option<PathShape> {
         // Most paths fail the cheap test: no cache entry for them.
-        let path = crate::detect::paths::shape_candidate(path)?;
+        let path = shape_candidate(path)?;
         if let Some(&s) = self.shapes.get(path) {
             return s;
         }
-        let s = shape(path);
+        let s = candidate_shape(path);
         if self.shapes.len() >= CACHE_LIMIT {
             self.shapes.clear();
         }
@@ -867,7 +867,7 @@ impl Groups {
         }
         let labels = &mut self.labels;
         if !f.host.is_empty() {
-            guard::insert_shared_label(&mut g.ai_services, &f.host, labels, &limits, t);
+            guard::insert_label(&mut g.ai_services, &f.host, |v| labels.share(v), &limits, t);
         }
         for field in PATH_FIELDS {
             event.each(field, &mut |p| {
@@ -897,7 +897,7 @@ impl Groups {
                 &lowered
             }
         };
-        guard::insert_shared_label(&mut g.user_agents, agent, labels, &limits, t);
+        guard::insert_label(&mut g.user_agents, agent, |v| labels.share(v), &limits, t);
         g.max_suspicion = g.max_suspicion.max(f.suspicion);
         g.max_score = g.max_score.max(f.score);
         let time = |field| event.first(field).and_then(|t| parse_time(&t));
@@ -910,11 +910,23 @@ impl Groups {
         if f.reasons.has(Reason::LargeUpload) {
             g.large_uploads += f.weight;
         }
-        guard::insert_shared_label(&mut g.providers, f.provider(), labels, &limits, t);
-        guard::insert_shared_label(&mut g.categories, f.category(), labels, &limits, t);
+        guard::insert_label(
+            &mut g.providers,
+            f.provider(),
+            |v| labels.share(v),
+            &limits,
+            t,
+        );
+        guard::insert_label(
+            &mut g.categories,
+            f.category(),
+            |v| labels.share(v),
+            &limits,
+            t,
+        );
         if !g.clients.iter().any(|c| f.client.is_label(c)) {
             let label = f.client.label();
-            guard::insert_shared_label(&mut g.clients, &label, labels, &limits, t);
+            guard::insert_label(&mut g.clients, &label, |v| labels.share(v), &limits, t);
         }
         g.reasons.merge(f.reasons);
     }
@@ -1008,11 +1020,9 @@ mod tests {
                 || host.starts_with(b"[")
         };
         let alphabet = b"0.9:[]a";
-        let mut seed = 0x1234_5678_9abc_def1u64;
+        let mut rng = crate::test_rng::Rng(0x1234_5678_9abc_def1);
         for _ in 0..20_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            let seed = rng.next();
             let host: Vec<u8> = (0..seed % 9)
                 .map(|i| alphabet[((seed >> (7 * i)) % alphabet.len() as u64) as usize])
                 .collect();

@@ -175,40 +175,43 @@ impl<'r> Record<'r> {
         self.row.get(self.body, self.fields.value_col[id.0])
     }
 
+    /// The field's `__mv_` cell, when it is set.
+    #[inline]
+    fn mv_cell(&self, id: FieldId) -> Option<&'r [u8]> {
+        self.fields.mv_col[id.0]
+            .and_then(|c| self.row.get(self.body, c))
+            .filter(|mv| !mv.is_empty())
+    }
+
+    /// The field's plain cell, when it is not empty.
+    #[inline]
+    fn plain(&self, id: FieldId) -> Option<&'r [u8]> {
+        self.cell(id).filter(|v| !v.is_empty())
+    }
+
     /// The field's value: the `__mv_` list when that cell is set, else the plain cell.
     pub fn get(&self, id: FieldId) -> Value<'r> {
-        if let Some(mv) = self.fields.mv_col[id.0].and_then(|c| self.row.get(self.body, c))
-            && !mv.is_empty()
-        {
+        if let Some(mv) = self.mv_cell(id) {
             let items = decode_mv(mv);
             if !items.is_empty() {
                 return Value::Many(items);
             }
             // A companion cell that holds no item at all is not a list: trust the plain cell.
         }
-        match self.cell(id) {
-            None | Some(b"") => Value::Null,
-            Some(v) => Value::One(v),
-        }
+        self.plain(id).map_or(Value::Null, Value::One)
     }
 
     /// The first non-empty value of the field (`get`'s first non-empty item), without
-    /// building the list when the field has a single value.
+    /// building a `Value` when the field has a single value.
     #[inline]
     pub fn first(&self, id: FieldId) -> Option<Cow<'r, [u8]>> {
-        if let Some(mv) = self.fields.mv_col[id.0].and_then(|c| self.row.get(self.body, c))
-            && !mv.is_empty()
-        {
-            return match self.get(id) {
-                Value::Null => None,
-                Value::One(v) => Some(Cow::Borrowed(v)),
-                Value::Many(items) => items.into_iter().find(|v| !v.is_empty()),
-            };
+        if let Some(mv) = self.mv_cell(id) {
+            let items = decode_mv(mv);
+            if !items.is_empty() {
+                return items.into_iter().find(|v| !v.is_empty());
+            }
         }
-        match self.cell(id) {
-            None | Some(b"") => None,
-            Some(v) => Some(Cow::Borrowed(v)),
-        }
+        self.plain(id).map(Cow::Borrowed)
     }
 
     /// `get` by name; `Null` when the chunk has no such field.

@@ -7,10 +7,10 @@
 //! the body; text after a closing quote is kept. Tests check it against the `csv` crate.
 //!
 //! Two scanners share that dialect:
-//! - the *structural* scanner classifies 64 bytes at a time (SSE2 compares on x86-64): which
-//!   bytes are quotes, commas and line ends, which are inside quotes (a prefix XOR of the quote
-//!   bits, as simdjson does), so that a field boundary costs a bit scan instead of a loop over
-//!   its bytes. The XOR model equals RFC 4180 only while every quote opens a field, closes one,
+//! - the *structural* scanner classifies 64 bytes at a time (SIMD compares: SSE2, or AVX2 /
+//!   AVX-512 where the CPU has them): which bytes are quotes, commas and line ends, which are
+//!   inside quotes (a prefix XOR of the quote bits, as simdjson does), and writes the positions
+//!   of the field boundaries to an index that rows are sliced from. The XOR model equals RFC 4180 only while every quote opens a field, closes one,
 //!   or is half of a `""` pair; each block is checked for exactly that before any of its
 //!   boundaries is used.
 //! - the *byte* scanner handles everything else: a body where that check fails is scanned by
@@ -116,8 +116,8 @@ const WINDOW: usize = 64 * 1024;
 #[derive(Debug, Clone, Default)]
 struct Index {
     /// Field boundaries (commas and line ends outside quotes), in order; `slots[taken..filled]`
-    /// are not yet part of a row. Longer than `filled`: a block writes its boundaries eight at
-    /// a time without checking for room.
+    /// are not yet part of a row. Longer than `filled`: a block writes its boundaries several
+    /// at a time without checking for room (see `Classify::write_positions`).
     slots: Vec<u32>,
     taken: usize,
     filled: usize,
@@ -754,6 +754,7 @@ impl<'a> Scanner<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
 
     fn ours(data: &[u8]) -> Vec<Vec<Vec<u8>>> {
         scan(data).0
@@ -803,21 +804,6 @@ mod tests {
         (out, s.bytes_only)
     }
 
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     fn theirs(data: &[u8]) -> Vec<Vec<Vec<u8>>> {
         let mut r = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -864,13 +850,8 @@ mod tests {
 
     #[test]
     fn agrees_with_the_csv_crate_on_random_well_formed_bodies() {
-        let mut seed = 0x1234_5678_9abc_def0u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = Rng(0x1234_5678_9abc_def0);
+        let mut next = || rng.next();
         let alphabet: &[u8] = b"ab,\"\r\n $;x";
         for _ in 0..2000 {
             let mut w = csv::WriterBuilder::new()
