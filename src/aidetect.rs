@@ -1025,9 +1025,12 @@ impl Command for AiDetect {
                 for w in tripped.warnings(&groups.limits) {
                     out.messages.push((Level::Warn, w));
                 }
-                let (rows, _) = groups.finish(params, 0);
+                // The first `limit` of the merged ranking come from the first `limit` of
+                // each list, so the proxy groups are cut (and only those sorted) at once.
+                let (rows, qualified_rows) = groups.finish(params, limit);
                 let endpoint_rows =
                     std::mem::take(endpoint).finish(params.min_risk, params.hide_allowlisted);
+                let qualified = qualified_rows + endpoint_rows.len();
                 // Proxy and endpoint rows in one ranking: not allowlisted first, then RiskScore.
                 // Each list is sorted already; rank by index, cut to the limit and free the
                 // rows not shown. The reply is written row by row: one pass finds its header
@@ -1045,7 +1048,6 @@ impl Command for AiDetect {
                         )
                         .collect();
                 ranked.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-                let qualified = ranked.len();
                 if limit > 0 {
                     ranked.truncate(limit);
                 }

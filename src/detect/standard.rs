@@ -968,48 +968,198 @@ impl Groups {
     }
 
     /// Filters, sorts (not allowlisted first, then `RiskScore` and `TotalBytesUploaded`
-    /// descending, then keys) and limits. Returns the rows and how many groups qualified.
-    pub fn finish(mut self, params: &StandardParams, limit: usize) -> (Vec<Row>, usize) {
-        let keys = self.groups.take_keys();
-        let mut rows: Vec<Row> = keys
-            .into_iter()
-            .zip(self.groups.slots)
-            .filter(|((_, allow), g)| {
-                i64::from(g.max_suspicion) >= params.min_score
-                    && i64::from(g.risk_score()) >= params.min_risk
-                    && !(params.hide_allowlisted && allow.is_some())
-            })
-            .map(|((keys, allowlisted), group)| Row {
-                keys,
-                allowlisted,
-                group,
+    /// descending, then keys) and limits (`limit` 0: all). Returns the rows and how many
+    /// groups qualified.
+    ///
+    /// Each group's rank is computed once; with a limit, only the groups that make the cut
+    /// are sorted, and only their keys are decoded.
+    pub fn finish(self, params: &StandardParams, limit: usize) -> (Vec<Row>, usize) {
+        let Table {
+            index,
+            mut slots,
+            nkeys,
+        } = self.groups;
+        let mut encoded: Vec<&[u8]> = vec![&[]; slots.len()];
+        for (key, &at) in &index {
+            encoded[at] = key;
+        }
+        struct Rank {
+            allowlisted: bool,
+            risk: u8,
+            bytes: Option<f64>,
+            at: usize,
+        }
+        let mut order: Vec<Rank> = slots
+            .iter()
+            .enumerate()
+            .filter_map(|(at, g)| {
+                let allowlisted = key_allow(encoded[at], nkeys).is_some();
+                let risk = g.risk_score();
+                (i64::from(g.max_suspicion) >= params.min_score
+                    && i64::from(risk) >= params.min_risk
+                    && !(params.hide_allowlisted && allowlisted))
+                    .then(|| Rank {
+                        allowlisted,
+                        risk,
+                        bytes: g.total_bytes(),
+                        at,
+                    })
             })
             .collect();
-        let qualified = rows.len();
-        rows.sort_by(|a, b| {
+        let qualified = order.len();
+        let by_rank = |a: &Rank, b: &Rank| {
             a.allowlisted
-                .is_some()
-                .cmp(&b.allowlisted.is_some())
-                .then(b.group.risk_score().cmp(&a.group.risk_score()))
-                .then_with(|| match (a.group.total_bytes(), b.group.total_bytes()) {
+                .cmp(&b.allowlisted)
+                .then(b.risk.cmp(&a.risk))
+                .then_with(|| match (a.bytes, b.bytes) {
                     (Some(x), Some(y)) => y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal),
                     (Some(_), None) => std::cmp::Ordering::Less,
                     (None, Some(_)) => std::cmp::Ordering::Greater,
                     (None, None) => std::cmp::Ordering::Equal,
                 })
-                .then_with(|| a.keys.cmp(&b.keys))
-                .then_with(|| a.allowlisted.cmp(&b.allowlisted))
-        });
-        if limit > 0 {
-            rows.truncate(limit);
+                .then_with(|| cmp_keys(encoded[a.at], encoded[b.at], nkeys))
+        };
+        if limit > 0 && order.len() > limit {
+            order.select_nth_unstable_by(limit - 1, by_rank);
+            order.truncate(limit);
         }
+        // Keys differ between groups, so the order is total and an unstable sort is exact.
+        order.sort_unstable_by(by_rank);
+        let rows = order
+            .iter()
+            .map(|r| {
+                let (keys, allowlisted) = decode_key(encoded[r.at], nkeys);
+                Row {
+                    keys,
+                    allowlisted,
+                    group: std::mem::take(&mut slots[r.at]),
+                }
+            })
+            .collect();
         (rows, qualified)
     }
+}
+
+/// The allowlist reason part of an encoded key (`None`: not allowlisted).
+fn key_allow(mut buf: &[u8], n: usize) -> Option<&[u8]> {
+    for _ in 0..n {
+        let len = u32::from_le_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
+        buf = &buf[4 + len..];
+    }
+    match buf {
+        [1, reason @ ..] => Some(reason),
+        _ => None,
+    }
+}
+
+/// Orders two encoded keys as their decoded `(keys, allowlisted)` compare: key values one by
+/// one, then not allowlisted before allowlisted, then the reasons. (Byte order, which is the
+/// order of the decoded strings whenever the values are UTF-8.)
+fn cmp_keys(mut a: &[u8], mut b: &[u8], n: usize) -> std::cmp::Ordering {
+    for _ in 0..n {
+        let la = u32::from_le_bytes(a[..4].try_into().expect("4 bytes")) as usize;
+        let lb = u32::from_le_bytes(b[..4].try_into().expect("4 bytes")) as usize;
+        match a[4..4 + la].cmp(&b[4..4 + lb]) {
+            std::cmp::Ordering::Equal => {}
+            other => return other,
+        }
+        a = &a[4 + la..];
+        b = &b[4 + lb..];
+    }
+    // `push_allow`: 0, or 1 and the reason; as bytes, the order of `Option<String>`.
+    a.cmp(b)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `finish` ranks once, selects, and compares encoded keys; it must give what filtering
+    /// the decoded groups and sorting them all with the documented order gives, cut to the
+    /// limit.
+    #[test]
+    fn finish_is_the_full_sort_cut_to_the_limit() {
+        let mut rng = crate::test_rng::Rng(0x0bad_cafe_f00d_1234);
+        let mut made: Vec<(Vec<String>, Option<String>, Group)> = Vec::new();
+        let mut groups = Groups::new();
+        let names = ["", "a", "ab", "b", "\u{e9}", "a\u{0}"];
+        while made.len() < 400 {
+            let keys = vec![
+                names[rng.below(names.len())].to_string(),
+                format!("u{}", rng.below(40)),
+            ];
+            let allow = [None, None, Some("x"), Some("xy")][rng.below(4)].map(str::to_string);
+            if made.iter().any(|(k, a, _)| *k == keys && *a == allow) {
+                continue;
+            }
+            let mut g = Group {
+                requests: [1, 100, 1000][rng.below(3)],
+                max_score: [20, 40, 60, 60, 95][rng.below(5)],
+                max_suspicion: rng.below(4) as u8,
+                ..Group::default()
+            };
+            if rng.below(4) > 0 {
+                let mut sum = ExactSum::new();
+                sum.add([0.0, 10.0, 10.0, 2.5e6][rng.below(4)]);
+                g.bytes = Some(sum);
+            }
+            for p in ["p", "q", "r"].iter().take(1 + rng.below(3)) {
+                g.providers.insert(p);
+            }
+            groups.merge_partial(&g.to_json(&keys, &allow)).unwrap();
+            made.push((keys, allow, g));
+        }
+        let params = StandardParams {
+            min_score: 1,
+            ..StandardParams::default()
+        };
+        let mut want: Vec<_> = made
+            .into_iter()
+            .filter(|(_, allow, g)| {
+                i64::from(g.max_suspicion) >= params.min_score
+                    && i64::from(g.risk_score()) >= params.min_risk
+                    && !(params.hide_allowlisted && allow.is_some())
+            })
+            .collect();
+        want.sort_by(|(ka, aa, a), (kb, ab, b)| {
+            aa.is_some()
+                .cmp(&ab.is_some())
+                .then(b.risk_score().cmp(&a.risk_score()))
+                .then_with(|| {
+                    let (x, y) = (a.total_bytes(), b.total_bytes());
+                    y.map(|v| (1, v))
+                        .partial_cmp(&x.map(|v| (1, v)))
+                        .expect("finite")
+                })
+                .then_with(|| ka.cmp(kb))
+                .then_with(|| aa.cmp(ab))
+        });
+        assert!(want.len() > 100, "{} groups qualify", want.len());
+        for limit in [0, 1, 2, 17, 100, want.len() - 1, want.len(), 1000] {
+            let mut copy = Groups::new();
+            for (k, a, g) in &want {
+                copy.merge_partial(&g.to_json(k, a)).unwrap();
+            }
+            // Also the groups that do not qualify, from the first build.
+            let (rows, qualified) = if limit == 0 {
+                std::mem::take(&mut groups).finish(&params, 0)
+            } else {
+                copy.finish(&params, limit)
+            };
+            assert_eq!(qualified, want.len());
+            let cut = if limit == 0 {
+                want.len()
+            } else {
+                limit.min(want.len())
+            };
+            let got: Vec<_> = rows
+                .iter()
+                .map(|r| (&r.keys, &r.allowlisted, &r.group))
+                .collect();
+            let expected: Vec<_> = want[..cut].iter().map(|(k, a, g)| (k, a, g)).collect();
+            assert_eq!(got, expected, "limit {limit}");
+        }
+    }
 
     #[test]
     fn the_address_test_is_its_plain_definition() {
