@@ -1,5 +1,6 @@
 //! CSV bodies: records in (with the `__mv_` multivalue codec) and records out.
 
+use super::chunk::{BodyFeed, ChunkError};
 use super::csvscan::{Row, Scanner};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -117,9 +118,20 @@ pub struct Records<'a> {
 impl<'a> Records<'a> {
     /// An empty body or a header-only body yields no records.
     pub fn new(body: &'a [u8]) -> Result<Records<'a>, BodyError> {
-        let mut scanner = Scanner::new(body);
+        Records::from_scanner(Scanner::new(body))
+    }
+
+    /// Records of a body that arrives as they are read (see [`BodyFeed`]). Call
+    /// [`Records::finish_input`] afterwards: it reads what the records did not, and reports
+    /// an input that ended inside the body (then the records stopped early).
+    pub fn streaming(feed: BodyFeed<'a>) -> Result<Records<'a>, BodyError> {
+        Records::from_scanner(Scanner::streaming(feed))
+    }
+
+    fn from_scanner(mut scanner: Scanner<'a>) -> Result<Records<'a>, BodyError> {
         let mut row = Row::default();
         let fields = if scanner.next_row(&mut row) {
+            let body = scanner.body();
             Fields::from_header((0..row.len()).filter_map(|i| row.get(body, i)))
         } else {
             Fields::default()
@@ -141,6 +153,11 @@ impl<'a> Records<'a> {
     /// Records read so far.
     pub fn count(&self) -> u64 {
         self.read
+    }
+
+    /// Reads the rest of the body from its feed; an input that failed inside it is the error.
+    pub fn finish_input(self) -> Result<(), ChunkError> {
+        self.scanner.finish_input()
     }
 
     /// The next record, or `None` at the end of the body.

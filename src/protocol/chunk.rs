@@ -51,8 +51,8 @@ pub struct ChunkReader<R> {
     offset: u64,
     max_metadata: u64,
     max_body: u64,
-    /// A body buffer given back with `recycle`, reused for the next body: one allocation
-    /// for a whole search instead of one per chunk (and no heap left fragmented by them).
+    /// The buffer of the bodies read with `body`, reused for each: one allocation for a
+    /// whole search instead of one per chunk (and no heap left fragmented by them).
     spare: Vec<u8>,
 }
 
@@ -81,6 +81,17 @@ impl<R: BufRead> ChunkReader<R> {
     /// Reads the next chunk. `Ok(None)` is an orderly end: the input ended before a header
     /// (only whitespace may precede it).
     pub fn read_chunk(&mut self) -> Result<Option<Chunk>, ChunkError> {
+        let Some((metadata, body_len)) = self.read_head()? else {
+            return Ok(None);
+        };
+        let body = self.read_exact_vec(body_len, "body", Vec::new())?;
+        Ok(Some(Chunk { metadata, body }))
+    }
+
+    /// Reads the next chunk's header and metadata, and leaves its body (of the length
+    /// returned) to be read with [`ChunkReader::body`], which must come next. `Ok(None)` as
+    /// for `read_chunk`.
+    pub fn read_head(&mut self) -> Result<Option<(Vec<u8>, u64)>, ChunkError> {
         let Some((meta_len, body_len)) = self.read_header()? else {
             return Ok(None);
         };
@@ -99,16 +110,44 @@ impl<R: BufRead> ChunkReader<R> {
             });
         }
         let metadata = self.read_exact_vec(meta_len, "metadata", Vec::new())?;
-        let spare = std::mem::take(&mut self.spare);
-        let body = self.read_exact_vec(body_len, "body", spare)?;
-        Ok(Some(Chunk { metadata, body }))
+        Ok(Some((metadata, body_len)))
     }
 
-    /// Gives a chunk's body buffer back for the next chunk to reuse.
-    pub fn recycle(&mut self, chunk: Chunk) {
-        if chunk.body.capacity() > self.spare.capacity() {
-            self.spare = chunk.body;
+    /// The body of `len` bytes that `read_head` announced, as a [`BodyFeed`]: its bytes are
+    /// read as the reader of the feed asks for them, so that a body is parsed while the rest
+    /// of it is still arriving (splunkd writes a whole chunk at once; a body read whole
+    /// before parsing would leave the pipe idle, and the body out of the CPU's cache, by the
+    /// time its rows are read). The feed's buffer is reused from chunk to chunk.
+    pub fn body(&mut self, len: u64) -> Result<BodyFeed<'_>, ChunkError> {
+        if len > STREAMED_BODY_MAX {
+            // Grown with the data, as `read_exact_vec` does: a huge length followed by EOF
+            // fails as truncated before it is allocated.
+            let spare = std::mem::take(&mut self.spare);
+            self.spare = self.read_exact_vec(len, "body", spare)?;
+            let whole = self.spare.len();
+            return Ok(BodyFeed::new(
+                &mut self.spare,
+                whole,
+                &mut self.inner,
+                &mut self.offset,
+            ));
         }
+        let len = len as usize;
+        if self.spare.len() < len {
+            // Zeroed once, when the buffer first grows to this size; then reused as it is.
+            self.spare.resize(len, 0);
+        }
+        Ok(BodyFeed::new(
+            &mut self.spare[..len],
+            0,
+            &mut self.inner,
+            &mut self.offset,
+        ))
+    }
+
+    /// Frees the body buffer (after the last body, before the final reply is built).
+    pub fn release_body(&mut self) {
+        self.spare = Vec::new();
     }
 
     fn read_exact_vec(
@@ -188,6 +227,106 @@ impl<R: BufRead> ChunkReader<R> {
                 offset: start,
                 detail,
             })
+    }
+}
+
+/// Largest body read as it is parsed; a larger one (far beyond what splunkd sends) is read
+/// whole first, so that its length is never allocated before its bytes have arrived.
+const STREAMED_BODY_MAX: u64 = 256 << 20;
+
+/// Bytes asked of the input per read while a body streams in: enough for few system calls,
+/// little enough that what was read is still in the CPU's cache when it is parsed.
+const FEED_READ: usize = 256 * 1024;
+
+/// One chunk body, read from the input on demand: [`BodyFeed::fill_to`] reads until a given
+/// number of bytes has arrived and returns every byte received so far. Received bytes are
+/// never written again, so the slices it returns stay valid while the rest arrives.
+pub struct BodyFeed<'a> {
+    /// The body's buffer (`len` initialised bytes, owned by the `ChunkReader`).
+    buf: *mut u8,
+    len: usize,
+    /// Bytes received: `buf[..filled]` is final.
+    filled: usize,
+    input: &'a mut dyn Read,
+    offset: &'a mut u64,
+    /// The buffer is borrowed for `'a`: nothing else reads or writes it meanwhile.
+    _buf: std::marker::PhantomData<&'a mut [u8]>,
+}
+
+impl<'a> BodyFeed<'a> {
+    fn new(
+        buf: &'a mut [u8],
+        filled: usize,
+        input: &'a mut dyn Read,
+        offset: &'a mut u64,
+    ) -> BodyFeed<'a> {
+        debug_assert!(filled <= buf.len());
+        BodyFeed {
+            len: buf.len(),
+            buf: buf.as_mut_ptr(),
+            filled,
+            input,
+            offset,
+            _buf: std::marker::PhantomData,
+        }
+    }
+
+    /// The body's length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The bytes received so far.
+    pub fn received(&self) -> &'a [u8] {
+        // SAFETY: `buf[..filled]` is initialised, lies in the buffer borrowed for `'a`, and
+        // is never written again (reads only write `buf[filled..len]`).
+        unsafe { std::slice::from_raw_parts(self.buf, self.filled) }
+    }
+
+    /// Reads until at least `want` bytes (at most the body's length) have arrived; returns
+    /// all the bytes received. An input that ends first is `ChunkError::Truncated`.
+    pub fn fill_to(&mut self, want: usize) -> Result<&'a [u8], ChunkError> {
+        let want = want.min(self.len);
+        while self.filled < want {
+            let room = (self.len - self.filled).min(FEED_READ.max(want - self.filled));
+            // SAFETY: `buf[filled..filled + room]` is initialised, inside the buffer, and not
+            // covered by any slice handed out (those end at `filled`).
+            let target = unsafe { std::slice::from_raw_parts_mut(self.buf.add(self.filled), room) };
+            match self.input.read(target) {
+                Ok(0) => {
+                    return Err(ChunkError::Truncated {
+                        offset: *self.offset,
+                        part: "body",
+                        expected: (self.len - self.filled) as u64,
+                    });
+                }
+                Ok(n) => {
+                    self.filled += n;
+                    *self.offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ChunkError::Io(e)),
+            }
+        }
+        Ok(self.received())
+    }
+
+    /// Reads the rest of the body (what its reader did not ask for) and returns it all.
+    pub fn fill_all(&mut self) -> Result<&'a [u8], ChunkError> {
+        self.fill_to(self.len)
+    }
+}
+
+impl std::fmt::Debug for BodyFeed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyFeed")
+            .field("len", &self.len)
+            .field("filled", &self.filled)
+            .finish()
     }
 }
 

@@ -16,6 +16,8 @@
 //! - the *byte* scanner handles everything else: a body where that check fails is scanned by
 //!   it from the start of the row in which the odd quote appears, to the end of the body.
 
+use super::chunk::{BodyFeed, ChunkError};
+
 /// The fields of one row, read from the body they were scanned from.
 ///
 /// The structural scanner gives the position where each field ends (`ends`); a field is then
@@ -95,9 +97,16 @@ fn unquote(field: &[u8]) -> &[u8] {
 }
 
 /// Scans rows from a body, one at a time.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Scanner<'a> {
+    /// The body's bytes received so far (all of them, without a feed).
     data: &'a [u8],
+    /// The body's length.
+    total: usize,
+    /// Where the rest of the body comes from, as the rows need it.
+    feed: Option<BodyFeed<'a>>,
+    /// Why the body ended early (the input failed); the rows stop there.
+    failed: Option<ChunkError>,
     /// Where the next row starts.
     pos: usize,
     /// The body showed a quote the structural model does not cover: bytes from here on.
@@ -484,11 +493,24 @@ fn prefix_xor(mut x: u64) -> u64 {
 
 impl<'a> Scanner<'a> {
     pub fn new(data: &'a [u8]) -> Scanner<'a> {
+        Scanner::with_feed(data, None)
+    }
+
+    /// A scanner over a body that arrives as its rows are read.
+    pub fn streaming(feed: BodyFeed<'a>) -> Scanner<'a> {
+        Scanner::with_feed(feed.received(), Some(feed))
+    }
+
+    fn with_feed(data: &'a [u8], feed: Option<BodyFeed<'a>>) -> Scanner<'a> {
+        let total = feed.as_ref().map_or(data.len(), BodyFeed::len);
         Scanner {
             data,
+            total,
+            feed,
+            failed: None,
             pos: 0,
             // Boundaries are kept as 32-bit positions.
-            bytes_only: u32::try_from(data.len()).is_err(),
+            bytes_only: u32::try_from(total).is_err(),
             simd: Simd::detect(),
             window: WINDOW,
             index: Index {
@@ -498,8 +520,44 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// The body's bytes received so far: every row read so far lies within them.
     pub fn body(&self) -> &'a [u8] {
         self.data
+    }
+
+    /// Reads the rest of the body from the feed (what the rows did not need), or reports
+    /// why it could not be read. The framing of the input stays intact only after this.
+    pub fn finish_input(mut self) -> Result<(), ChunkError> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        match &mut self.feed {
+            Some(feed) => feed.fill_all().map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    /// Receives bytes until `want` have arrived; `false` (the error kept for
+    /// `finish_input`) when the input fails first.
+    #[cold]
+    #[inline(never)]
+    fn receive(&mut self, want: usize) -> bool {
+        if self.failed.is_some() {
+            return false;
+        }
+        let Some(feed) = &mut self.feed else {
+            return true;
+        };
+        match feed.fill_to(want) {
+            Ok(data) => {
+                self.data = data;
+                true
+            }
+            Err(e) => {
+                self.failed = Some(e);
+                false
+            }
+        }
     }
 
     /// Reads the next row into `row`; `false` at the end of the body.
@@ -522,7 +580,7 @@ impl<'a> Scanner<'a> {
     /// `None` when the row holds a quote outside the structural model.
     #[inline]
     fn next_row_structural(&mut self, row: &mut Row) -> Option<bool> {
-        let len = self.data.len();
+        let len = self.total;
         loop {
             let ix = &mut self.index;
             if let Some(&slot) = ix.lines.get(ix.lines_taken) {
@@ -559,7 +617,9 @@ impl<'a> Scanner<'a> {
             if ix.odd {
                 return None;
             }
-            self.refill();
+            if !self.refill() {
+                return Some(false);
+            }
         }
     }
 
@@ -608,9 +668,15 @@ impl<'a> Scanner<'a> {
         row.ends.clear();
     }
 
-    /// Drops what the rows have used and indexes the next window of the body.
+    /// Drops what the rows have used and indexes the next window of the body; `false` when
+    /// the input failed before the window arrived.
     #[inline(never)]
-    fn refill(&mut self) {
+    fn refill(&mut self) -> bool {
+        let to = (self.index.scanned + self.window).min(self.total);
+        // A block's classification looks at the byte after it.
+        if self.data.len() < self.total.min(to + 1) && !self.receive(to + 1) {
+            return false;
+        }
         let ix = &mut self.index;
         ix.slots.copy_within(ix.taken..ix.filled, 0);
         ix.filled -= ix.taken;
@@ -621,7 +687,6 @@ impl<'a> Scanner<'a> {
         ix.lines_taken = 0;
         ix.escapes.drain(..ix.escapes_taken);
         ix.escapes_taken = 0;
-        let to = (ix.scanned + self.window).min(self.data.len());
         // Room for one boundary per byte, plus the eight-at-a-time overrun of the last block.
         let room = ix.filled + (to - ix.scanned) + 128;
         if ix.slots.len() < room {
@@ -636,10 +701,16 @@ impl<'a> Scanner<'a> {
             #[cfg(target_arch = "x86_64")]
             Simd::Avx512 => unsafe { index_avx512(ix, data, to) },
         }
+        true
     }
 
     /// The byte scanner: reads the next row into `row`; `false` at the end of the body.
     fn next_row_bytes(&mut self, row: &mut Row) -> bool {
+        // The byte scanner is the rare path (quotes outside the structural model): it takes
+        // the rest of the body at once.
+        if self.data.len() < self.total && !self.receive(self.total) {
+            return false;
+        }
         let data = self.data;
         let len = data.len();
         // Blank lines are not records.
@@ -776,16 +847,114 @@ mod tests {
     }
 
     /// The rows, and whether the byte scanner had to take over; the same with every
-    /// classifier.
+    /// classifier, and with the body in memory or arriving a few bytes at a time.
     fn scan(data: &[u8]) -> (Vec<Vec<Vec<u8>>>, bool) {
-        let mut results = levels()
+        let whole = levels()
             .into_iter()
             .flat_map(|simd| [64, 128, 320, WINDOW].map(|window| scan_with(data, simd, window)));
+        let streamed = levels().into_iter().flat_map(|simd| {
+            [(64, 3), (320, 61), (WINDOW, 4096)]
+                .map(|(window, step)| scan_streaming(data, simd, window, step))
+        });
+        let mut results = whole.chain(streamed);
         let first = results.next().expect("one level at least");
         for other in results {
             assert_eq!(other, first, "{:?}", String::from_utf8_lossy(data));
         }
         first
+    }
+
+    /// Hands out at most `step` bytes per read, as a pipe may.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    /// Scans `data` as the body of a chunk read through a `ChunkReader` from an input that
+    /// gives `step` bytes per read, of which the last `cut` never arrive. Returns the rows,
+    /// whether the byte scanner took over, and how the input ended.
+    fn stream_rows(
+        data: &[u8],
+        simd: Simd,
+        window: usize,
+        step: usize,
+        cut: usize,
+    ) -> (Vec<Vec<Vec<u8>>>, bool, Result<(), ChunkError>) {
+        let chunk = crate::protocol::chunk::encode_chunk(b"{}", data);
+        let input = std::io::BufReader::with_capacity(
+            16,
+            Trickle {
+                data: &chunk[..chunk.len() - cut],
+                step,
+            },
+        );
+        let mut reader = crate::protocol::chunk::ChunkReader::new(input);
+        let (_, len) = reader.read_head().unwrap().expect("a chunk");
+        let mut s = Scanner::streaming(reader.body(len).unwrap());
+        s.simd = simd;
+        s.window = window;
+        let mut row = Row::default();
+        let mut out = Vec::new();
+        while s.next_row(&mut row) {
+            let body = s.body();
+            out.push(
+                (0..row.len())
+                    .map(|i| row.get(body, i).unwrap().to_vec())
+                    .collect(),
+            );
+        }
+        let bytes_only = s.bytes_only;
+        (out, bytes_only, s.finish_input())
+    }
+
+    fn scan_streaming(
+        data: &[u8],
+        simd: Simd,
+        window: usize,
+        step: usize,
+    ) -> (Vec<Vec<Vec<u8>>>, bool) {
+        let (rows, bytes_only, ended) = stream_rows(data, simd, window, step, 0);
+        ended.expect("the whole body arrived");
+        (rows, bytes_only)
+    }
+
+    #[test]
+    fn a_body_cut_short_gives_whole_rows_then_the_truncation() {
+        let mut rng = Rng(0x7a1e_0fc0_ffee_0042);
+        let mut data = Vec::new();
+        for i in 0..3_000 {
+            let quoted = if rng.below(50) == 0 {
+                "\"a\"\"b\""
+            } else {
+                "\"ab\""
+            };
+            data.extend(format!("{i},{quoted},x{}\n", rng.below(1000)).as_bytes());
+        }
+        let full = scan_with(&data, Simd::detect(), WINDOW).0;
+        for cut in [1, 2, 63, 64, 65, 1000, data.len() / 2, data.len()] {
+            for simd in levels() {
+                let (rows, _, ended) = stream_rows(&data, simd, 320, 97, cut);
+                assert!(rows.len() < full.len(), "cut {cut}: {} rows", rows.len());
+                assert_eq!(rows[..], full[..rows.len()], "cut {cut}");
+                match ended {
+                    Err(ChunkError::Truncated {
+                        part: "body",
+                        expected,
+                        ..
+                    }) => assert_eq!(expected, cut as u64),
+                    other => panic!("cut {cut}: {other:?}"),
+                }
+            }
+        }
     }
 
     fn scan_with(data: &[u8], simd: Simd, window: usize) -> (Vec<Vec<Vec<u8>>>, bool) {

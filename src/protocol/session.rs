@@ -3,7 +3,7 @@
 
 use super::body::{RecordSet, Records};
 
-use super::chunk::{ChunkReader, write_chunk};
+use super::chunk::{ChunkError, ChunkReader, write_chunk};
 use super::diag;
 use super::meta::{CommandType, Inspector, Level, Reply, Request, SearchInfo};
 use std::any::Any;
@@ -197,25 +197,21 @@ fn run<C: Command, R: BufRead, W: Write>(
     output: &mut W,
     settings: &Settings,
 ) -> Result<(), Stop> {
-    let read = |reader: &mut ChunkReader<R>| {
-        reader
-            .read_chunk()
-            .map_err(|e| Stop::Error(format!("protocol error: {e}")))
-    };
-    let Some(first) = read(reader)? else {
+    let protocol = |e: ChunkError| Stop::Error(format!("protocol error: {e}"));
+    let read = |reader: &mut ChunkReader<R>| reader.read_head().map_err(protocol);
+    let Some((metadata, body_len)) = read(reader)? else {
         return Ok(());
     };
-    let request = parse_request(&first.metadata, 1)?;
+    let request = parse_request(&metadata, 1)?;
     if request.action.as_deref() != Some("getinfo") {
         return Err(Stop::Error(format!(
             "protocol error: the first request must be getinfo, got action {:?}",
             request.action.as_deref().unwrap_or("(none)")
         )));
     }
-    if !first.body.is_empty() {
+    if body_len != 0 {
         return Err(Stop::Error(format!(
-            "protocol error: the getinfo request carries a body of {} bytes; it must be empty",
-            first.body.len()
+            "protocol error: the getinfo request carries a body of {body_len} bytes; it must be empty"
         )));
     }
     let mut info = request.searchinfo.unwrap_or_default();
@@ -239,9 +235,9 @@ fn run<C: Command, R: BufRead, W: Write>(
 
     let mut finished = false;
     let mut index = 1u64;
-    while let Some(mut chunk) = read(reader)? {
+    while let Some((metadata, body_len)) = read(reader)? {
         index += 1;
-        let request = parse_request(&chunk.metadata, index)?;
+        let request = parse_request(&metadata, index)?;
         if request.action.as_deref() != Some("execute") {
             return Err(Stop::Error(format!(
                 "protocol error: request {index} has action {:?}; after getinfo only execute is valid",
@@ -250,21 +246,31 @@ fn run<C: Command, R: BufRead, W: Write>(
         }
         let last = request.finished.unwrap_or(false);
         let mut out = Output::default();
-        if !finished {
-            let mut records = Records::new(&chunk.body)
+        if finished {
+            // Requests after the final one get empty replies; their bodies are read past.
+            reader
+                .body(body_len)
+                .and_then(|mut b| b.fill_all().map(drop))
+                .map_err(protocol)?;
+        } else {
+            // The body is parsed as it arrives (see `ChunkReader::body`).
+            let feed = reader.body(body_len).map_err(protocol)?;
+            let mut records = Records::streaming(feed)
                 .map_err(|e| Stop::Error(format!("request {index}: {e}")))?;
-            guarded("execute", || command.execute(&mut records, &mut out))?;
+            let executed = guarded("execute", || command.execute(&mut records, &mut out));
+            let count = records.count();
+            // An input that ended inside the body is the error to report, whatever the
+            // command made of the records it got; the rest of the body is read either way.
+            records.finish_input().map_err(protocol)?;
+            executed?;
             diag::log(
                 Level::Debug,
-                &format!(
-                    "request {index}: {} records in, finished={last}",
-                    records.count()
-                ),
+                &format!("request {index}: {count} records in, finished={last}"),
             );
             if last {
                 // The records are folded: free the body (as large as the largest chunk)
                 // before `finish` builds the reply, so the two never add up in memory.
-                chunk.body = Vec::new();
+                reader.release_body();
                 guarded("finish", || command.finish(&mut out))?;
                 finished = true;
             }
@@ -286,7 +292,6 @@ fn run<C: Command, R: BufRead, W: Write>(
             ..Reply::default()
         };
         write_reply(output, &reply, &body)?;
-        reader.recycle(chunk);
     }
     Ok(())
 }
@@ -309,10 +314,12 @@ mod tests {
     const GETINFO: &[u8] = br#"{"action":"getinfo"}"#;
     const EXECUTE_LAST: &[u8] = br#"{"action":"execute","finished":true}"#;
 
-    /// Counts records; panics where it is told to.
+    /// Counts records (with `first_only`, reads only each body's first); panics where it is
+    /// told to.
     #[derive(Default)]
     struct Probe {
         panic_in: &'static str,
+        first_only: bool,
         rows: i64,
     }
 
@@ -341,6 +348,9 @@ mod tests {
                 .is_some()
             {
                 self.rows += 1;
+                if self.first_only {
+                    break;
+                }
             }
             Ok(())
         }
@@ -374,6 +384,32 @@ mod tests {
         let error = last["error"].as_str().expect("an error reply");
         assert!(error.contains(needle), "{error}");
         assert_eq!(last["finished"], true);
+    }
+
+    #[test]
+    fn bodies_read_in_part_or_not_at_all_keep_the_framing() {
+        // Bodies larger than one read of the feed, so that most of each is still unread
+        // when the command returns; then a request after the final one, whose body is skipped.
+        let big = |first: &str| format!("a\n{first}\n{}", "7\n".repeat(300_000));
+        let mut input = encode_chunk(GETINFO, b"");
+        input.extend(encode_chunk(
+            br#"{"action":"execute","finished":false}"#,
+            big("1").as_bytes(),
+        ));
+        input.extend(encode_chunk(EXECUTE_LAST, big("2").as_bytes()));
+        input.extend(encode_chunk(EXECUTE_LAST, big("3").as_bytes()));
+        let mut out = Vec::new();
+        let mut probe = Probe {
+            first_only: true,
+            ..Probe::default()
+        };
+        let ending = serve_with(&mut probe, &input[..], &mut out);
+        assert_eq!(ending, Ending::Done);
+        let decoded = decode_replies(&out).unwrap();
+        assert_eq!(decoded.len(), 4, "{decoded:?}");
+        assert_eq!(decoded[2].body, b"rows\n2\n");
+        assert_eq!(decoded[3].metadata["finished"], true);
+        assert!(decoded[3].body.is_empty());
     }
 
     #[test]
