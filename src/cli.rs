@@ -114,7 +114,9 @@ fn options_help() -> String {
 
 fn serve_stdio() -> i32 {
     let stdin = io::stdin();
-    let input = BufReader::with_capacity(1 << 20, stdin.lock());
+    // Small next to a body feed's reads (`protocol::chunk::FEED_READ`), which then go
+    // straight into the body's buffer instead of through this one.
+    let input = BufReader::with_capacity(64 * 1024, stdin.lock());
     let stdout = io::stdout();
     let output = io::BufWriter::with_capacity(1 << 20, stdout.lock());
     serve(&mut AiDetect::new(), input, output, &Settings::default()).exit_code()

@@ -235,8 +235,10 @@ impl<R: BufRead> ChunkReader<R> {
 const STREAMED_BODY_MAX: u64 = 256 << 20;
 
 /// Bytes asked of the input per read while a body streams in: enough for few system calls,
-/// little enough that what was read is still in the CPU's cache when it is parsed.
-const FEED_READ: usize = 256 * 1024;
+/// little enough that what was read is still in the CPU's cache when it is parsed. A
+/// `BufReader` under the `ChunkReader` should be smaller: a read at least as large as its
+/// buffer bypasses it, and the bytes are copied once, not twice.
+pub const FEED_READ: usize = 256 * 1024;
 
 /// One chunk body, read from the input on demand: [`BodyFeed::fill_to`] reads until a given
 /// number of bytes has arrived and returns every byte received so far. Received bytes are
