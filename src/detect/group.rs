@@ -64,6 +64,8 @@ impl SeedRow {
 pub struct SeedGroups {
     groups: HashMap<Vec<u8>, SeedGroup, foldhash::fast::RandomState>,
     key: Vec<u8>,
+    /// Scratch for `add`: an event's key values, and where each ends.
+    values: (Vec<u8>, Vec<usize>),
     pub limits: Limits,
     /// What the guards cut.
     pub tripped: Tripped,
@@ -99,9 +101,8 @@ fn group_of<'g>(
 }
 
 fn split_key(key: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let (len, rest) = key.split_at(8);
-    let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
-    (rest[..len].to_vec(), rest[len..].to_vec())
+    let (src, user) = key_parts(key);
+    (src.to_vec(), user.to_vec())
 }
 
 impl SeedGroups {
@@ -119,17 +120,28 @@ impl SeedGroups {
 
     /// Folds one scored event into the group of every (`src_ip`, `user`) value pair.
     pub fn add<E: Event>(&mut self, event: &E, features: &SeedFeatures<'_>) {
-        let mut srcs: Vec<Vec<u8>> = Vec::new();
-        let mut users: Vec<Vec<u8>> = Vec::new();
-        event.each(Field::SrcIp, &mut |v| srcs.push(v.to_vec()));
-        event.each(Field::User, &mut |v| users.push(v.to_vec()));
-        if srcs.is_empty() || users.is_empty() {
+        // The values of both key fields, end to end in one reused buffer (no allocation).
+        let (mut values, mut ends) = std::mem::take(&mut self.values);
+        values.clear();
+        ends.clear();
+        let mut append = |field| {
+            event.each(field, &mut |v| {
+                values.extend_from_slice(v);
+                ends.push(values.len());
+            });
+            ends.len()
+        };
+        let nsrc = append(Field::SrcIp);
+        append(Field::User);
+        let value = |i: usize| &values[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+        if nsrc == 0 || nsrc == ends.len() {
             self.keyless_events += features.weight;
+            self.values = (values, ends);
             return;
         }
         let limits = self.limits;
-        for src in &srcs {
-            for user in &users {
+        for src in (0..nsrc).map(value) {
+            for user in (nsrc..ends.len()).map(value) {
                 push_key(&mut self.key, src, user);
                 let t = &mut self.tripped;
                 let group = group_of(&mut self.groups, &mut self.key, &limits, t, features.weight);
@@ -147,6 +159,7 @@ impl SeedGroups {
                 group.max_score = group.max_score.max(features.score);
             }
         }
+        self.values = (values, ends);
     }
 
     /// The groups as partial-state JSON values (for the map phase), then cleared.
@@ -194,40 +207,60 @@ impl SeedGroups {
     /// Keeps groups with `Requests > 0 AND MaxSuspicionScore >= min_score`, sorts by
     /// `TotalBytesUploaded` descending (nulls last; ties by `src_ip`, then `user`) and keeps
     /// at most `limit` rows (0 = all). Returns the rows and how many groups qualified.
-    pub fn finish(self, params: &SeedParams, limit: usize) -> (Vec<SeedRow>, usize) {
-        let mut rows: Vec<(Option<f64>, SeedRow)> = self
+    ///
+    /// Each group's total is computed once; with a limit, only the groups that make the cut
+    /// are sorted and taken out of the table.
+    pub fn finish(mut self, params: &SeedParams, limit: usize) -> (Vec<SeedRow>, usize) {
+        let mut order: Vec<(Option<f64>, &[u8])> = self
             .groups
-            .into_iter()
+            .iter()
             .filter(|(_, g)| g.requests > 0 && i64::from(g.max_score) >= params.min_score)
-            .map(|(key, group)| {
+            .map(|(key, g)| (g.total_bytes(), key.as_slice()))
+            .collect();
+        let qualified = order.len();
+        let by_rank = |(ta, a): &(Option<f64>, &[u8]), (tb, b): &(Option<f64>, &[u8])| {
+            compare_rows(*ta, key_parts(a), *tb, key_parts(b))
+        };
+        if limit > 0 && order.len() > limit {
+            order.select_nth_unstable_by(limit - 1, by_rank);
+            order.truncate(limit);
+        }
+        // Keys differ between groups, so the order is total and an unstable sort is exact.
+        order.sort_unstable_by(by_rank);
+        let shown: Vec<Vec<u8>> = order.into_iter().map(|(_, key)| key.to_vec()).collect();
+        let rows = shown
+            .into_iter()
+            .map(|key| {
+                let group = self.groups.remove(&key).expect("a ranked group");
                 let (src_ip, user) = split_key(&key);
-                (
-                    group.total_bytes(),
-                    SeedRow {
-                        src_ip,
-                        user,
-                        group,
-                    },
-                )
+                SeedRow {
+                    src_ip,
+                    user,
+                    group,
+                }
             })
             .collect();
-        let qualified = rows.len();
-        rows.sort_by(|(ta, a), (tb, b)| compare_rows(*ta, a, *tb, b));
-        if limit > 0 {
-            rows.truncate(limit);
-        }
-        (rows.into_iter().map(|(_, r)| r).collect(), qualified)
+        (rows, qualified)
     }
 }
 
-fn compare_rows(ta: Option<f64>, a: &SeedRow, tb: Option<f64>, b: &SeedRow) -> Ordering {
+/// The (`src_ip`, `user`) of an encoded key, borrowed.
+fn key_parts(key: &[u8]) -> (&[u8], &[u8]) {
+    let (len, rest) = key.split_at(8);
+    rest.split_at(u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize)
+}
+
+fn compare_rows(
+    ta: Option<f64>,
+    a: (&[u8], &[u8]),
+    tb: Option<f64>,
+    b: (&[u8], &[u8]),
+) -> Ordering {
     let by_total = match (ta, tb) {
         (Some(x), Some(y)) => y.partial_cmp(&x).unwrap_or(Ordering::Equal),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
         (None, None) => Ordering::Equal,
     };
-    by_total
-        .then_with(|| a.src_ip.cmp(&b.src_ip))
-        .then_with(|| a.user.cmp(&b.user))
+    by_total.then_with(|| a.cmp(&b))
 }
