@@ -66,6 +66,12 @@ fn max_groups_keeps_every_event_counted_in_an_overflow_row() {
             .find(|r| r[0] == "(over max_groups)")
             .expect("overflow row");
         assert_eq!(overflow[1], "(over max_groups)");
+        // The standard overflow row collects the sources of every key past the cap, 200 of
+        // them (the seed search's UniqueSourceIPs is 1 by definition).
+        if !profile.contains(&"profile=seed") {
+            let i = header.iter().position(|h| h == "UniqueSourceIPs").unwrap();
+            assert_eq!(overflow[i], "200", "{profile:?}");
+        }
         assert!(meta.contains("max_groups=100 reached"), "{meta}");
         assert!(meta.contains("raise max_groups="), "{meta}");
         assert!(meta.contains(r#"["WARN""#), "{meta}");

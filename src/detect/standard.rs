@@ -856,13 +856,20 @@ impl Groups {
         }
         let (limits, t) = (self.limits, &mut self.tripped);
         let shape = (keys.len(), f.allowlisted.as_deref());
+        let overflow_before = t.overflow_events;
         let g = group_of(&mut self.groups, &mut self.buf, shape, &limits, t, f.weight);
+        // The event's own key, not the overflow group that collects the keys past the cap.
+        let own_key = t.overflow_events == overflow_before;
         g.requests += f.weight;
         if let Some(b) = f.bytes_total {
             g.bytes.get_or_insert_with(ExactSum::new).add(b);
         }
         g.max_bytes = max_opt(g.max_bytes, f.bytes);
-        if let Some(src) = coalesce(event, &SRC_FIELDS) {
+        // Grouped by source, a group's only source is its key's (the same first value): once
+        // it is in, there is nothing to read or look up.
+        if (g.sources.is_empty() || !own_key || !keys.contains(&Key::Src))
+            && let Some(src) = coalesce(event, &SRC_FIELDS)
+        {
             guard::insert_bytes(&mut g.sources, &src, &limits, t);
         }
         let labels = &mut self.labels;
