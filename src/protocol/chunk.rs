@@ -145,6 +145,20 @@ impl<R: BufRead> ChunkReader<R> {
         ))
     }
 
+    /// Reads past a body of `len` bytes that `read_head` announced, without keeping it.
+    pub fn skip_body(&mut self, len: u64) -> Result<(), ChunkError> {
+        let got = io::copy(&mut (&mut self.inner).take(len), &mut io::sink())?;
+        self.offset += got;
+        if got < len {
+            return Err(ChunkError::Truncated {
+                offset: self.offset,
+                part: "body",
+                expected: len - got,
+            });
+        }
+        Ok(())
+    }
+
     /// Frees the body buffer (after the last body, before the final reply is built).
     pub fn release_body(&mut self) {
         self.spare = Vec::new();
@@ -177,7 +191,10 @@ impl<R: BufRead> ChunkReader<R> {
     /// splunkd tolerates it), then reads one header line of at most `MAX_HEADER_LEN` bytes.
     fn read_header(&mut self) -> Result<Option<(u64, u64)>, ChunkError> {
         loop {
-            let buf = self.inner.fill_buf()?;
+            let buf = match self.inner.fill_buf() {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => other?,
+            };
             if buf.is_empty() {
                 return Ok(None);
             }
@@ -192,7 +209,10 @@ impl<R: BufRead> ChunkReader<R> {
         let start = self.offset;
         let mut line = Vec::with_capacity(32);
         loop {
-            let buf = self.inner.fill_buf()?;
+            let buf = match self.inner.fill_buf() {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => other?,
+            };
             if buf.is_empty() {
                 return Err(ChunkError::BadHeader {
                     offset: start,
@@ -306,6 +326,12 @@ impl<'a> BodyFeed<'a> {
                         expected: (self.len - self.filled) as u64,
                     });
                 }
+                // `Read` is a safe trait: a count beyond the buffer given must not be trusted.
+                Ok(n) if n > room => {
+                    return Err(ChunkError::Io(io::Error::other(format!(
+                        "the input reported {n} bytes read into a buffer of {room}"
+                    ))));
+                }
                 Ok(n) => {
                     self.filled += n;
                     *self.offset += n as u64;
@@ -403,6 +429,67 @@ mod tests {
             buf[..n].copy_from_slice(&self.data[..n]);
             self.data = &self.data[n..];
             Ok(n)
+        }
+    }
+
+    /// Honest through the header and metadata, but from byte `.2` on, `read` claims more
+    /// than the buffer it was given, as a safe `Read` may.
+    struct Overclaim(Vec<u8>, usize, usize);
+    impl Read for Overclaim {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.0.len() - self.1);
+            buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            self.1 += n;
+            Ok(if self.1 > self.2 { buf.len() + 4096 } else { n })
+        }
+    }
+    impl BufRead for Overclaim {
+        fn fill_buf(&mut self) -> io::Result<&[u8]> {
+            // One line at a time, so that the body is left to `read`.
+            let rest = &self.0[self.1..];
+            let line = rest
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(rest.len(), |i| i + 1);
+            Ok(&rest[..line])
+        }
+        fn consume(&mut self, amt: usize) {
+            self.1 += amt;
+        }
+    }
+
+    #[test]
+    fn a_reader_that_overclaims_is_an_error_not_a_longer_body() {
+        let chunk = encode_chunk(b"{}\n", b"a\n1\n2\n");
+        let body_at = chunk.len() - 6;
+        let mut reader = ChunkReader::new(Overclaim(chunk, 0, body_at));
+        let (meta, len) = reader.read_head().unwrap().unwrap();
+        assert_eq!((meta.as_slice(), len), (&b"{}\n"[..], 6));
+        match reader.body(len).unwrap().fill_all() {
+            Err(ChunkError::Io(e)) => assert!(e.to_string().contains("bytes read into a buffer")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_skipped_body_is_read_past_or_reported_truncated() {
+        let mut input = encode_chunk(b"{}", b"0123456789");
+        input.extend(encode_chunk(b"[]", b""));
+        let mut reader = ChunkReader::new(&input[..]);
+        let (_, len) = reader.read_head().unwrap().unwrap();
+        reader.skip_body(len).unwrap();
+        let (meta, len) = reader.read_head().unwrap().unwrap();
+        assert_eq!((meta.as_slice(), len), (&b"[]"[..], 0));
+        let cut = encode_chunk(b"{}", b"0123456789");
+        let mut reader = ChunkReader::new(&cut[..cut.len() - 3]);
+        let (_, len) = reader.read_head().unwrap().unwrap();
+        match reader.skip_body(len) {
+            Err(ChunkError::Truncated {
+                expected: 3,
+                part: "body",
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
         }
     }
 

@@ -672,6 +672,9 @@ impl<'a> Scanner<'a> {
     /// the input failed before the window arrived.
     #[inline(never)]
     fn refill(&mut self) -> bool {
+        // Windows end on block boundaries: every block before the body's end is whole, so
+        // only the real last block is ever padded (`index_blocks` pads at the bytes received).
+        debug_assert_eq!(self.window % 64, 0);
         let to = (self.index.scanned + self.window).min(self.total);
         // A block's classification looks at the byte after it.
         if self.data.len() < self.total.min(to + 1) && !self.receive(to + 1) {
