@@ -8,6 +8,16 @@
 use std::fmt;
 use std::rc::Rc;
 
+/// What a capped insert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    New,
+    /// The value was there already.
+    Present,
+    /// The value is new but the set is full (or, for a [`ByteSet`], it does not fit).
+    Full,
+}
+
 /// Distinct byte strings, iterated in ascending byte order.
 #[derive(Clone, Default)]
 pub struct ByteSet {
@@ -45,20 +55,25 @@ impl ByteSet {
 
     /// Whether `value` can be stored: offsets and lengths are 32-bit, so the arena holds at
     /// most 4 GiB (far beyond the `max_values` cap on any real column).
-    pub fn fits(&self, value: &[u8]) -> bool {
+    fn fits(&self, value: &[u8]) -> bool {
         u32::try_from(self.arena.len() + value.len()).is_ok()
     }
 
     /// Adds `value`; `false` when it was there already (or does not fit, see [`ByteSet::fits`]).
     pub fn insert(&mut self, value: &[u8]) -> bool {
+        self.insert_capped(value, usize::MAX) == Added::New
+    }
+
+    /// Adds `value` while the set holds fewer than `max` values (one search either way).
+    pub fn insert_capped(&mut self, value: &[u8], max: usize) -> Added {
         match self.find(value) {
-            Ok(_) => false,
-            Err(_) if !self.fits(value) => false,
+            Ok(_) => Added::Present,
+            Err(_) if self.len() >= max || !self.fits(value) => Added::Full,
             Err(slot) => {
                 let at = self.arena.len() as u32;
                 self.arena.extend_from_slice(value);
                 self.index.insert(slot, (at, value.len() as u32));
-                true
+                Added::New
             }
         }
     }
@@ -160,8 +175,20 @@ impl StrSet {
     /// Adds `value`, stored as the `Rc` that `share` gives for it (called only when the value
     /// is new); `false` when it was there already.
     pub fn insert_shared(&mut self, value: &str, share: impl FnOnce(&str) -> Rc<str>) -> bool {
-        let Err(at) = self.find(value) else {
-            return false;
+        self.insert_capped(value, share, usize::MAX) == Added::New
+    }
+
+    /// `insert_shared` while the set holds fewer than `max` values (one search either way).
+    pub fn insert_capped(
+        &mut self,
+        value: &str,
+        share: impl FnOnce(&str) -> Rc<str>,
+        max: usize,
+    ) -> Added {
+        let at = match self.find(value) {
+            Ok(_) => return Added::Present,
+            Err(_) if self.len() >= max => return Added::Full,
+            Err(at) => at,
         };
         let new = share(value);
         self.0 = match std::mem::take(&mut self.0) {
@@ -173,7 +200,7 @@ impl StrSet {
                 Repr::Many(vs)
             }
         };
-        true
+        Added::New
     }
 
     /// The values in ascending byte order.

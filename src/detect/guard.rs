@@ -2,7 +2,7 @@
 //! column. When one trips the search still finishes, counts stay exact (events of further
 //! groups go to one overflow group), and the command says what was cut.
 
-use super::byteset::{ByteSet, StrSet};
+use super::byteset::{Added, ByteSet, StrSet};
 use super::set::ValueSet;
 use std::rc::Rc;
 
@@ -60,10 +60,7 @@ impl Tripped {
 
 /// Inserts `value` unless the set is full; a value already there costs nothing.
 pub fn insert_bytes(set: &mut ByteSet, value: &[u8], limits: &Limits, tripped: &mut Tripped) {
-    if set.contains(value) {
-        return;
-    }
-    if set.len() >= limits.max_values || !set.insert(value) {
+    if set.insert_capped(value, limits.max_values) == Added::Full {
         tripped.dropped_values += 1;
     }
 }
@@ -107,13 +104,8 @@ pub fn insert_label(
     limits: &Limits,
     tripped: &mut Tripped,
 ) {
-    if set.contains(value) {
-        return;
-    }
-    if set.len() >= limits.max_values {
+    if set.insert_capped(value, share, limits.max_values) == Added::Full {
         tripped.dropped_values += 1;
-    } else {
-        set.insert_shared(value, share);
     }
 }
 

@@ -760,19 +760,25 @@ fn push_allow(buf: &mut Vec<u8>, allow: Option<&str>) {
 
 /// Decodes a key written by `push_part` (`n` times) and `push_allow`.
 fn decode_key(mut buf: &[u8], n: usize) -> GroupKey {
-    let parts = (0..n)
-        .map(|_| {
-            let len = u32::from_le_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
-            let part = String::from_utf8_lossy(&buf[4..4 + len]).into_owned();
-            buf = &buf[4 + len..];
-            part
-        })
-        .collect();
-    let allow = match buf {
-        [1, reason @ ..] => Some(String::from_utf8_lossy(reason).into_owned()),
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let parts = (0..n).map(|_| text(next_part(&mut buf))).collect();
+    (parts, allow_part(buf).map(text))
+}
+
+/// Takes one part written by `push_part` off the front of `buf`.
+fn next_part<'k>(buf: &mut &'k [u8]) -> &'k [u8] {
+    let len = u32::from_le_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
+    let (part, rest) = buf[4..].split_at(len);
+    *buf = rest;
+    part
+}
+
+/// The reason that `push_allow` wrote (`rest` is what follows the parts).
+fn allow_part(rest: &[u8]) -> Option<&[u8]> {
+    match rest {
+        [1, reason @ ..] => Some(reason),
         _ => None,
-    };
-    (parts, allow)
+    }
 }
 
 /// The group of the key in `buf`; past `max_groups` a new key becomes the overflow key.
@@ -1050,13 +1056,9 @@ impl Groups {
 /// The allowlist reason part of an encoded key (`None`: not allowlisted).
 fn key_allow(mut buf: &[u8], n: usize) -> Option<&[u8]> {
     for _ in 0..n {
-        let len = u32::from_le_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
-        buf = &buf[4 + len..];
+        next_part(&mut buf);
     }
-    match buf {
-        [1, reason @ ..] => Some(reason),
-        _ => None,
-    }
+    allow_part(buf)
 }
 
 /// Orders two encoded keys as their decoded `(keys, allowlisted)` compare: key values one by
@@ -1064,14 +1066,10 @@ fn key_allow(mut buf: &[u8], n: usize) -> Option<&[u8]> {
 /// order of the decoded strings whenever the values are UTF-8.)
 fn cmp_keys(mut a: &[u8], mut b: &[u8], n: usize) -> std::cmp::Ordering {
     for _ in 0..n {
-        let la = u32::from_le_bytes(a[..4].try_into().expect("4 bytes")) as usize;
-        let lb = u32::from_le_bytes(b[..4].try_into().expect("4 bytes")) as usize;
-        match a[4..4 + la].cmp(&b[4..4 + lb]) {
+        match next_part(&mut a).cmp(next_part(&mut b)) {
             std::cmp::Ordering::Equal => {}
             other => return other,
         }
-        a = &a[4 + la..];
-        b = &b[4 + lb..];
     }
     // `push_allow`: 0, or 1 and the reason; as bytes, the order of `Option<String>`.
     a.cmp(b)

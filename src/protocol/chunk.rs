@@ -148,11 +148,16 @@ impl<R: BufRead> ChunkReader<R> {
     /// Reads past a body of `len` bytes that `read_head` announced, without keeping it.
     pub fn skip_body(&mut self, len: u64) -> Result<(), ChunkError> {
         let got = io::copy(&mut (&mut self.inner).take(len), &mut io::sink())?;
+        self.consumed(got, len, "body")
+    }
+
+    /// Counts `got` bytes read of the `len` that `part` has; fewer is `Truncated`.
+    fn consumed(&mut self, got: u64, len: u64, part: &'static str) -> Result<(), ChunkError> {
         self.offset += got;
         if got < len {
             return Err(ChunkError::Truncated {
                 offset: self.offset,
-                part: "body",
+                part,
                 expected: len - got,
             });
         }
@@ -176,14 +181,7 @@ impl<R: BufRead> ChunkReader<R> {
         buf.clear();
         buf.reserve(len.min(256 << 20) as usize);
         let got = (&mut self.inner).take(len).read_to_end(&mut buf)? as u64;
-        self.offset += got;
-        if got < len {
-            return Err(ChunkError::Truncated {
-                offset: self.offset,
-                part,
-                expected: len - got,
-            });
-        }
+        self.consumed(got, len, part)?;
         Ok(buf)
     }
 
@@ -191,10 +189,7 @@ impl<R: BufRead> ChunkReader<R> {
     /// splunkd tolerates it), then reads one header line of at most `MAX_HEADER_LEN` bytes.
     fn read_header(&mut self) -> Result<Option<(u64, u64)>, ChunkError> {
         loop {
-            let buf = match self.inner.fill_buf() {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => other?,
-            };
+            let buf = fill_buf(&mut self.inner)?;
             if buf.is_empty() {
                 return Ok(None);
             }
@@ -209,10 +204,7 @@ impl<R: BufRead> ChunkReader<R> {
         let start = self.offset;
         let mut line = Vec::with_capacity(32);
         loop {
-            let buf = match self.inner.fill_buf() {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => other?,
-            };
+            let buf = fill_buf(&mut self.inner)?;
             if buf.is_empty() {
                 return Err(ChunkError::BadHeader {
                     offset: start,
@@ -248,6 +240,18 @@ impl<R: BufRead> ChunkReader<R> {
                 detail,
             })
     }
+}
+
+/// `fill_buf`, retried when a signal interrupts it.
+fn fill_buf<R: BufRead>(inner: &mut R) -> io::Result<&[u8]> {
+    // Asked again once it succeeds (then it returns the buffered bytes without a read): the
+    // borrow of a call inside the loop cannot be returned from it.
+    while let Err(e) = inner.fill_buf() {
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    inner.fill_buf()
 }
 
 /// Largest body read as it is parsed; a larger one (far beyond what splunkd sends) is read
@@ -469,6 +473,36 @@ mod tests {
             Err(ChunkError::Io(e)) => assert!(e.to_string().contains("bytes read into a buffer")),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A byte slice whose first `fill_buf` is interrupted by a signal.
+    struct Interrupted<'a>(&'a [u8], bool);
+    impl Read for Interrupted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.0.read(buf)
+        }
+    }
+    impl BufRead for Interrupted<'_> {
+        fn fill_buf(&mut self) -> io::Result<&[u8]> {
+            if std::mem::replace(&mut self.1, false) {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            Ok(self.0)
+        }
+        fn consume(&mut self, amt: usize) {
+            self.0 = &self.0[amt..];
+        }
+    }
+
+    #[test]
+    fn a_signal_during_a_header_read_is_retried() {
+        let chunk = encode_chunk(b"{}", b"xy");
+        let mut reader = ChunkReader::new(Interrupted(&chunk, true));
+        let got = reader.read_chunk().unwrap().unwrap();
+        assert_eq!(
+            (got.metadata.as_slice(), got.body.as_slice()),
+            (&b"{}"[..], &b"xy"[..])
+        );
     }
 
     #[test]

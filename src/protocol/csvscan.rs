@@ -903,20 +903,9 @@ mod tests {
         let mut reader = crate::protocol::chunk::ChunkReader::new(input);
         let (_, len) = reader.read_head().unwrap().expect("a chunk");
         let mut s = Scanner::streaming(reader.body(len).unwrap());
-        s.simd = simd;
-        s.window = window;
-        let mut row = Row::default();
-        let mut out = Vec::new();
-        while s.next_row(&mut row) {
-            let body = s.body();
-            out.push(
-                (0..row.len())
-                    .map(|i| row.get(body, i).unwrap().to_vec())
-                    .collect(),
-            );
-        }
+        let rows = all_rows(&mut s, simd, window);
         let bytes_only = s.bytes_only;
-        (out, bytes_only, s.finish_input())
+        (rows, bytes_only, s.finish_input())
     }
 
     fn scan_streaming(
@@ -942,7 +931,7 @@ mod tests {
             };
             data.extend(format!("{i},{quoted},x{}\n", rng.below(1000)).as_bytes());
         }
-        let full = scan_with(&data, Simd::detect(), WINDOW).0;
+        let full = theirs(&data);
         for cut in [1, 2, 63, 64, 65, 1000, data.len() / 2, data.len()] {
             for simd in levels() {
                 let (rows, _, ended) = stream_rows(&data, simd, 320, 97, cut);
@@ -962,18 +951,25 @@ mod tests {
 
     fn scan_with(data: &[u8], simd: Simd, window: usize) -> (Vec<Vec<Vec<u8>>>, bool) {
         let mut s = Scanner::new(data);
+        let rows = all_rows(&mut s, simd, window);
+        (rows, s.bytes_only)
+    }
+
+    /// Every row `s` reads with this classifier and window, as owned fields.
+    fn all_rows(s: &mut Scanner<'_>, simd: Simd, window: usize) -> Vec<Vec<Vec<u8>>> {
         s.simd = simd;
         s.window = window;
         let mut row = Row::default();
         let mut out = Vec::new();
         while s.next_row(&mut row) {
+            let body = s.body();
             out.push(
                 (0..row.len())
-                    .map(|i| row.get(data, i).unwrap().to_vec())
+                    .map(|i| row.get(body, i).unwrap().to_vec())
                     .collect(),
             );
         }
-        (out, s.bytes_only)
+        out
     }
 
     fn theirs(data: &[u8]) -> Vec<Vec<Vec<u8>>> {
