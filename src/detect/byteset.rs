@@ -114,10 +114,10 @@ impl<V: AsRef<[u8]>> FromIterator<V> for ByteSet {
 /// Distinct strings in ascending byte order: the small label columns of a group
 /// (services, providers, categories, clients).
 ///
-/// The values are `Rc<str>`s that groups share through a [`Labels`] table: a search has a
-/// few dozen distinct labels across thousands of groups, so each group holds pointers, and a
-/// lookup reads label bytes that every group uses (and the cache keeps), not a copy of its
-/// own somewhere in memory.
+/// The values are `Rc<str>`s that groups share (the scorer's copies, see
+/// `standard::EventLabels`): a search has a few dozen distinct labels across thousands of
+/// groups, so each group holds pointers, and a lookup reads label bytes that every group uses
+/// (and the cache keeps), not a copy of its own somewhere in memory.
 ///
 /// Most groups have one value per label column; that one is held without a vector.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -203,6 +203,18 @@ impl StrSet {
         Added::New
     }
 
+    /// `insert_capped` of a shared copy, stored as it is. A small set that holds this very
+    /// `Rc` finds it without comparing bytes: the usual case, when the value comes from the
+    /// same cache as the last time the group saw it. (Equal bytes in another `Rc` are found
+    /// by the search, as with any value.)
+    pub fn insert_rc(&mut self, value: &Rc<str>, max: usize) -> Added {
+        let values = self.values();
+        if values.len() <= 4 && values.iter().any(|v| Rc::ptr_eq(v, value)) {
+            return Added::Present;
+        }
+        self.insert_capped(value, |_| value.clone(), max)
+    }
+
     /// The values in ascending byte order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         self.values().iter().map(|v| &**v)
@@ -212,21 +224,6 @@ impl StrSet {
 impl fmt::Debug for StrSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_set().entries(self.iter()).finish()
-    }
-}
-
-/// One shared `Rc<str>` per distinct label of a search (see [`StrSet`]).
-#[derive(Debug, Default)]
-pub struct Labels(std::collections::HashSet<Rc<str>, foldhash::fast::RandomState>);
-
-impl Labels {
-    pub fn share(&mut self, label: &str) -> Rc<str> {
-        if let Some(rc) = self.0.get(label) {
-            return rc.clone();
-        }
-        let rc: Rc<str> = Rc::from(label);
-        self.0.insert(rc.clone());
-        rc
     }
 }
 
@@ -308,14 +305,28 @@ mod tests {
 
     #[test]
     fn groups_share_one_copy_of_each_label() {
-        let mut labels = Labels::default();
+        let openai: Rc<str> = Rc::from("openai");
         let (mut a, mut b) = (StrSet::new(), StrSet::new());
-        a.insert_shared("openai", |v| labels.share(v));
-        b.insert_shared("openai", |v| labels.share(v));
-        b.insert_shared("anthropic", |v| labels.share(v));
+        assert_eq!(a.insert_rc(&openai, 10), Added::New);
+        assert_eq!(b.insert_rc(&openai, 10), Added::New);
+        assert_eq!(b.insert_rc(&Rc::from("anthropic"), 10), Added::New);
         assert!(Rc::ptr_eq(&a.values()[0], &b.values()[1]), "{a:?} {b:?}");
         assert_eq!(b.iter().collect::<Vec<_>>(), ["anthropic", "openai"]);
-        // A value already there is not shared again (nor counted as new).
-        assert!(!a.insert_shared("openai", |_| unreachable!("not new")));
+        // The same value in another copy is found by its bytes: not listed twice.
+        assert_eq!(a.insert_rc(&Rc::from("openai"), 10), Added::Present);
+        assert_eq!(a.insert_rc(&openai, 10), Added::Present);
+        assert_eq!(a.len(), 1);
+        // A full set takes no new value, shared or not.
+        assert_eq!(a.insert_rc(&Rc::from("xai"), 1), Added::Full);
+        // Past the pointer scan's reach, values are found by their bytes.
+        let mut c = StrSet::new();
+        let many: Vec<Rc<str>> = (0..20).map(|i| Rc::from(format!("v{i:02}"))).collect();
+        for v in many.iter().rev() {
+            assert_eq!(c.insert_rc(v, 100), Added::New);
+        }
+        for v in &many {
+            assert_eq!(c.insert_rc(&Rc::from(&**v), 100), Added::Present);
+        }
+        assert!(c.iter().eq(many.iter().map(|v| &**v)));
     }
 }

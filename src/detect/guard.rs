@@ -96,7 +96,7 @@ pub fn union<T: Ord + Clone>(
 }
 
 /// Inserts `value` unless the set is full; a value already there costs nothing. A new value
-/// is stored as the `Rc` that `share` gives for it (the search's shared copy, see `Labels`).
+/// is stored as the `Rc` that `share` gives for it.
 pub fn insert_label(
     set: &mut StrSet,
     value: &str,
@@ -105,6 +105,13 @@ pub fn insert_label(
     tripped: &mut Tripped,
 ) {
     if set.insert_capped(value, share, limits.max_values) == Added::Full {
+        tripped.dropped_values += 1;
+    }
+}
+
+/// `insert_label` of a value that is a shared copy already (stored as it is).
+pub fn insert_rc(set: &mut StrSet, value: &Rc<str>, limits: &Limits, tripped: &mut Tripped) {
+    if set.insert_rc(value, limits.max_values) == Added::Full {
         tripped.dropped_values += 1;
     }
 }

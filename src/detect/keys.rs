@@ -7,8 +7,8 @@ use regex::{Regex, RegexSet};
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-/// Key formats, most specific first: (provider, pattern). Each starts with one of the
-/// literals of `Matchers::prefixes`.
+/// Key formats, most specific first: (provider, pattern). Each starts with one of
+/// `PREFIXES` and is at least `SHORTEST` bytes long (both checked in `tests`).
 const FORMATS: &[(&str, &str)] = &[
     ("anthropic", r"sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{20,}"),
     ("openrouter", r"sk-or-v1-[A-Fa-f0-9]{32,}"),
@@ -53,13 +53,34 @@ pub const KEY_VARIABLES: &[&str] = &[
     "AWS_BEARER_TOKEN_BEDROCK",
 ];
 
+/// The literals the key formats start with (`gsk_` holds `sk_`).
+const PREFIXES: [&[u8]; 7] = [b"sk-", b"sk_", b"AIza", b"hf_", b"xai-", b"pplx-", b"r8_"];
+
+/// The length of the shortest key (`sk-` and 20 characters).
+const SHORTEST: usize = 23;
+
+/// Whether `text` may hold a key: it is long enough and one of `PREFIXES` appears in it.
+/// One pass with nothing compiled: most text holds no key, and then the key regexes are
+/// never built (building them costs more than reading a million short cells).
+fn may_hold_key(text: &[u8]) -> bool {
+    text.len() >= SHORTEST
+        && (0..text.len()).any(|i| {
+            matches!(text[i], b's' | b'A' | b'h' | b'x' | b'p' | b'r')
+                && PREFIXES.iter().any(|p| text[i..].starts_with(p))
+        })
+}
+
 struct Matchers {
-    /// The literal every key format starts with: a fast first look at any text.
-    prefixes: Regex,
     set: RegexSet,
     each: Vec<Regex>,
     any: Regex,
-    variables: Regex,
+}
+
+fn variables() -> &'static Regex {
+    static V: OnceLock<Regex> = OnceLock::new();
+    V.get_or_init(|| {
+        Regex::new(&format!(r"(?i)\b({})\b", KEY_VARIABLES.join("|"))).expect("compiles")
+    })
 }
 
 fn matchers() -> &'static Matchers {
@@ -68,7 +89,6 @@ fn matchers() -> &'static Matchers {
         // A key is a whole token: not glued to more key-like characters on either side.
         let bounded = |p: &str| format!(r"(?:^|[^A-Za-z0-9_\-])({p})(?:$|[^A-Za-z0-9_\-])");
         Matchers {
-            prefixes: Regex::new("sk-|sk_|AIza|hf_|gsk_|xai-|pplx-|r8_").expect("compiles"),
             set: RegexSet::new(FORMATS.iter().map(|(_, p)| bounded(p)))
                 .expect("key formats compile"),
             each: FORMATS
@@ -83,26 +103,27 @@ fn matchers() -> &'static Matchers {
                     .join("|"),
             ))
             .expect("compiles"),
-            variables: Regex::new(&format!(r"(?i)\b({})\b", KEY_VARIABLES.join("|")))
-                .expect("compiles"),
         }
     })
 }
 
 /// The provider of the first key in `text`, if any.
 pub fn find_key(text: &str) -> Option<&'static str> {
-    let m = matchers();
-    if !m.prefixes.is_match(text) {
+    if !may_hold_key(text.as_bytes()) {
         return None;
     }
-    m.set.matches(text).iter().next().map(|i| FORMATS[i].0)
+    matchers()
+        .set
+        .matches(text)
+        .iter()
+        .next()
+        .map(|i| FORMATS[i].0)
 }
 
 /// The key-holding environment variables named in `text` (`$env:OPENAI_API_KEY`, `export
 /// ANTHROPIC_API_KEY=...`, `os.environ["GEMINI_API_KEY"]`, `%GROQ_API_KEY%` ...).
 pub fn key_variables(text: &str) -> Vec<String> {
-    let mut v: Vec<String> = matchers()
-        .variables
+    let mut v: Vec<String> = variables()
         .find_iter(text)
         .map(|m| m.as_str().to_ascii_uppercase())
         .collect();
@@ -133,8 +154,11 @@ fn provider_of(key: &str) -> &'static str {
 
 /// Replaces every API key in `text` with `provider:abcd…#hash`; borrowed when there is none.
 pub fn redact(text: &str) -> Cow<'_, str> {
+    if !may_hold_key(text.as_bytes()) {
+        return Cow::Borrowed(text);
+    }
     let m = matchers();
-    if !m.prefixes.is_match(text) || !m.any.is_match(text) {
+    if !m.any.is_match(text) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
@@ -209,6 +233,44 @@ mod tests {
             let tag = red.split(&format!("{provider}:{head}…#")).nth(1).unwrap()[..6].to_string();
             assert_eq!(red.matches(&tag).count(), 2, "{red}");
             assert_eq!(redact(key), redact(key));
+        }
+    }
+
+    #[test]
+    fn the_cheap_look_sees_every_key_format() {
+        // Every format's literal start holds one of the prefixes.
+        for (provider, pattern) in FORMATS {
+            let literal: String = pattern
+                .chars()
+                .take_while(|c| !"([\\".contains(*c))
+                .collect();
+            assert!(
+                PREFIXES
+                    .iter()
+                    .any(|p| literal.as_bytes().windows(p.len()).any(|w| w == *p)),
+                "{provider}: {pattern}"
+            );
+        }
+        // The shortest key is `SHORTEST` long: one character less is no key.
+        let shortest = format!("sk-{}", "A1".repeat(10));
+        assert_eq!(shortest.len(), SHORTEST);
+        assert_eq!(find_key(&shortest), Some("openai"));
+        assert_eq!(find_key(&shortest[..SHORTEST - 1]), None);
+        for (provider, key) in SAMPLE_KEYS {
+            assert!(key.len() >= SHORTEST, "{provider}");
+        }
+        // The look is the regex of the literals, for texts long enough.
+        let re = Regex::new("sk-|sk_|AIza|hf_|gsk_|xai-|pplx-|r8_").unwrap();
+        let mut rng = crate::test_rng::Rng(0x6b65_7973_0000_0001);
+        let pieces = [
+            "sk", "-", "_", "AI", "za", "h", "f", "g", "xai", "ppl", "x", "r8", "é", " ",
+        ];
+        for _ in 0..20_000 {
+            let text: String = (0..rng.below(24))
+                .map(|_| pieces[rng.below(pieces.len())])
+                .collect();
+            let expected = text.len() >= SHORTEST && re.is_match(&text);
+            assert_eq!(may_hold_key(text.as_bytes()), expected, "{text:?}");
         }
     }
 

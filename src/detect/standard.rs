@@ -2,7 +2,7 @@
 //! and an explained risk score, grouped by user-chosen keys. Nothing is lost silently.
 
 use super::allowlist::{Allowlist, Subject};
-use super::byteset::{ByteSet, Labels, StrSet};
+use super::byteset::{ByteSet, StrSet};
 use super::catalog::{Catalog, Service, normalize_host};
 use super::client::{Client, ClientClass, classify};
 use super::event::{Event, Field, coalesce, weight};
@@ -15,6 +15,7 @@ use super::time::parse_time;
 use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// Fields that may name the destination host, in order of preference.
 pub const HOST_FIELDS: [Field; 9] = [
@@ -210,10 +211,14 @@ impl Key {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Features<'c> {
     /// The normalised host (shared with the scorer's cache: no copy per event).
-    pub host: std::rc::Rc<str>,
+    pub host: Rc<str>,
     pub service: Option<&'c Service>,
     pub shape: Option<PathShape>,
     pub client: Client,
+    /// The column labels of the event, as the scorer's shared copies: one `Rc` per distinct
+    /// value while the scorer's caches hold it, so a group that has the label already finds
+    /// it by pointer (see `StrSet::insert_rc`).
+    pub labels: EventLabels,
     /// The largest upload of the row's events (the upload, for one event).
     pub bytes: Option<f64>,
     /// The bytes of all the row's events.
@@ -228,19 +233,60 @@ pub struct Features<'c> {
     pub allowlisted: Option<String>,
 }
 
+/// The label values of an AI event (see `Features::labels`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventLabels {
+    /// `Features::provider`.
+    pub provider: Rc<str>,
+    /// `Features::category`.
+    pub category: Rc<str>,
+    /// The user agent, lowercased (`unknown` when there is none).
+    pub agent: Rc<str>,
+    /// `Client::label`.
+    pub client: Rc<str>,
+}
+
 impl Features<'_> {
     pub fn provider(&self) -> &str {
-        self.service.map_or("unknown", |s| s.provider.as_str())
+        self.service
+            .map_or(UNLISTED_PROVIDER, |s| s.provider.as_str())
     }
     pub fn category(&self) -> &str {
         self.service
-            .map_or("ai_api_path_only", |s| s.category.as_str())
+            .map_or(UNLISTED_CATEGORY, |s| s.category.as_str())
+    }
+}
+
+/// The provider and category of an API path on a host the catalog does not know.
+const UNLISTED_PROVIDER: &str = "unknown";
+const UNLISTED_CATEGORY: &str = "ai_api_path_only";
+
+/// A user agent's client and labels (see `EventLabels`).
+#[derive(Debug, Clone)]
+struct Agent {
+    client: Client,
+    label: Rc<str>,
+    client_label: Rc<str>,
+}
+
+impl Agent {
+    fn new(ua: Option<&[u8]>) -> Agent {
+        let client = classify(ua);
+        let label = ua.map_or_else(
+            || Rc::from("unknown"),
+            |a| Rc::from(String::from_utf8_lossy(&lowercase(a)).as_ref()),
+        );
+        Agent {
+            client,
+            label,
+            client_label: Rc::from(client.label()),
+        }
     }
 }
 
 /// A raw host value's catalog service, normalised host, and whether it is an IP address
 /// (`None`: not a host at all).
-type HostEntry = Option<(Option<usize>, std::rc::Rc<str>, bool)>;
+type HostEntry = Option<(Option<usize>, Rc<str>, bool)>;
 
 /// What a raw host value is.
 #[derive(Debug, Clone, Copy)]
@@ -301,7 +347,13 @@ pub struct Scorer {
     large_bytes: i64,
     hosts: HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>,
     host_entries: Vec<HostEntry>,
-    agents: HashMap<Vec<u8>, Client, foldhash::fast::RandomState>,
+    agents: HashMap<Vec<u8>, Agent, foldhash::fast::RandomState>,
+    /// The agent of events without one.
+    no_agent: Option<Agent>,
+    /// The provider and category labels of each catalog service, by index, as first needed;
+    /// then those of an API path on a host the catalog does not know.
+    service_labels: Vec<Option<(Rc<str>, Rc<str>)>>,
+    unlisted_labels: Option<(Rc<str>, Rc<str>)>,
     shapes: HashMap<Box<[u8]>, Option<PathShape>, foldhash::fast::RandomState>,
     /// Browser events skipped (human use), for the inspector.
     pub browser_events: u64,
@@ -316,6 +368,9 @@ impl Scorer {
             hosts: HashMap::default(),
             host_entries: Vec::new(),
             agents: HashMap::default(),
+            no_agent: None,
+            service_labels: Vec::new(),
+            unlisted_labels: None,
             shapes: HashMap::default(),
             browser_events: 0,
         }
@@ -361,17 +416,39 @@ impl Scorer {
         s
     }
 
-    fn client(&mut self, ua: Option<&[u8]>) -> Client {
-        let Some(ua) = ua else { return classify(None) };
-        if let Some(c) = self.agents.get(ua) {
-            return *c;
+    /// The client and labels of a user agent, cached: the agents of API calls repeat.
+    fn agent(&mut self, ua: Option<&[u8]>) -> &Agent {
+        let Some(ua) = ua else {
+            return self.no_agent.get_or_insert_with(|| Agent::new(None));
+        };
+        // Looked up twice when new (once per distinct agent): a borrow of the entry returned
+        // from the first lookup would outlive the insert below.
+        if !self.agents.contains_key(ua) {
+            if self.agents.len() >= CACHE_LIMIT {
+                self.agents.clear();
+            }
+            self.agents.insert(ua.to_vec(), Agent::new(Some(ua)));
         }
-        let c = classify(Some(ua));
-        if self.agents.len() >= CACHE_LIMIT {
-            self.agents.clear();
-        }
-        self.agents.insert(ua.to_vec(), c);
-        c
+        &self.agents[ua]
+    }
+
+    /// The provider and category labels of a service (`None`: an API path on a host the
+    /// catalog does not know).
+    fn service_labels(&mut self, service: Option<(usize, &Service)>) -> (Rc<str>, Rc<str>) {
+        let slot = match service {
+            None => &mut self.unlisted_labels,
+            Some((i, _)) => {
+                if self.service_labels.len() <= i {
+                    self.service_labels.resize(i + 1, None);
+                }
+                &mut self.service_labels[i]
+            }
+        };
+        slot.get_or_insert_with(|| match service {
+            None => (Rc::from(UNLISTED_PROVIDER), Rc::from(UNLISTED_CATEGORY)),
+            Some((_, s)) => (Rc::from(s.provider.as_str()), Rc::from(s.category.as_str())),
+        })
+        .clone()
     }
 
     /// The features of an AI event, or `None` when the event is not AI traffic or is a
@@ -387,7 +464,7 @@ impl Scorer {
         // log in `dest`, does not stop the search). The first field holding a host at all is
         // kept by name: most events need no copy of it.
         let mut first_host: Option<Field> = None;
-        let mut found: Option<(std::rc::Rc<str>, &'c Service)> = None;
+        let mut found: Option<(Rc<str>, usize)> = None;
         for f in HOST_FIELDS {
             let Some(raw) = event.first(f) else { continue };
             let slot = match self.verdict(catalog, &raw) {
@@ -405,7 +482,7 @@ impl Scorer {
                 None => continue,
                 Some((index, host, address)) => {
                     if let Some(i) = *index {
-                        found = Some((host.clone(), &catalog.services()[i]));
+                        found = Some((host.clone(), i));
                         break;
                     }
                     first_host.get_or_insert(f);
@@ -417,23 +494,26 @@ impl Scorer {
         }
         let path = coalesce(event, &PATH_FIELDS).or_else(|| url_path(event));
         let shape = path.as_deref().and_then(|p| self.shape(p));
-        let (host, service) = match found {
-            Some((h, s)) => (h, Some(s)),
+        let (host, indexed) = match found {
+            Some((h, i)) => (h, Some((i, &catalog.services()[i]))),
             None if shape.is_some() => {
                 // An API path on a host the catalog does not know (rare): its name is needed.
                 let host = first_host
                     .and_then(|f| event.first(f))
                     .and_then(|raw| resolve(catalog, host_part(&raw)).map(|(_, h, _)| h));
-                (host.unwrap_or_else(|| std::rc::Rc::from("")), None)
+                (host.unwrap_or_else(|| Rc::from("")), None)
             }
             None => return None,
         };
         let ua = coalesce(event, &UA_FIELDS);
-        let client = self.client(ua.as_deref());
+        let agent = self.agent(ua.as_deref());
+        let client = agent.client;
         if client.class == ClientClass::Browser {
             self.browser_events += 1;
             return None;
         }
+        let (agent, client_label) = (agent.label.clone(), agent.client_label.clone());
+        let service = indexed.map(|(_, s)| s);
         let method = coalesce(event, &METHOD_FIELDS);
         let post = method.as_deref().is_some_and(is_post);
         let tunnel = method
@@ -443,6 +523,7 @@ impl Scorer {
         if weight == 0 {
             return None;
         }
+        let (provider, category) = self.service_labels(indexed);
         let per_event = coalesce(event, &BYTES_FIELDS).and_then(|b| to_number(&b));
         let (bytes, bytes_total) = weighted_bytes(event, per_event, weight);
         let large = bytes.is_some_and(|b| b > self.large_bytes as f64);
@@ -513,6 +594,12 @@ impl Scorer {
             service,
             shape,
             client,
+            labels: EventLabels {
+                provider,
+                category,
+                agent,
+                client: client_label,
+            },
             bytes,
             bytes_total,
             weight,
@@ -703,8 +790,6 @@ pub struct Row {
 pub struct Groups {
     groups: Table,
     buf: Vec<u8>,
-    /// The label strings the groups share.
-    labels: Labels,
     pub allowlisted_events: u64,
     pub limits: Limits,
     /// What the guards cut.
@@ -848,7 +933,7 @@ impl Groups {
                 Key::Host => push_part(buf, features.host.as_bytes()),
                 Key::Provider => push_part(buf, features.provider().as_bytes()),
                 Key::Category => push_part(buf, features.category().as_bytes()),
-                Key::Client => push_part(buf, features.client.label().as_bytes()),
+                Key::Client => push_part(buf, features.labels.client.as_bytes()),
                 Key::Field(n, _) => push_part(buf, &bytes(&[Field::Extra(*n)], NO_VALUE)),
             }
         }
@@ -878,9 +963,8 @@ impl Groups {
         {
             guard::insert_bytes(&mut g.sources, &src, &limits, t);
         }
-        let labels = &mut self.labels;
         if !f.host.is_empty() {
-            guard::insert_label(&mut g.ai_services, &f.host, |v| labels.share(v), &limits, t);
+            guard::insert_rc(&mut g.ai_services, &f.host, &limits, t);
         }
         for field in PATH_FIELDS {
             event.each(field, &mut |p| {
@@ -892,25 +976,7 @@ impl Groups {
         {
             guard::insert_bytes(&mut g.endpoint_paths, &p, &limits, t);
         }
-        // Lowercase ASCII agents on the stack: no allocation for an agent already listed.
-        // Agents repeat across groups, so the groups share them like labels.
-        let ua = coalesce(event, &UA_FIELDS);
-        let mut stack = [0u8; 256];
-        let lowered;
-        let agent: &str = match ua.as_deref() {
-            None => "unknown",
-            Some(a) if a.len() <= stack.len() && a.is_ascii() => {
-                let lower = &mut stack[..a.len()];
-                lower.copy_from_slice(a);
-                lower.make_ascii_lowercase();
-                std::str::from_utf8(lower).expect("ASCII")
-            }
-            Some(a) => {
-                lowered = String::from_utf8_lossy(&lowercase(a)).into_owned();
-                &lowered
-            }
-        };
-        guard::insert_label(&mut g.user_agents, agent, |v| labels.share(v), &limits, t);
+        guard::insert_rc(&mut g.user_agents, &f.labels.agent, &limits, t);
         g.max_suspicion = g.max_suspicion.max(f.suspicion);
         g.max_score = g.max_score.max(f.score);
         let time = |field| event.first(field).and_then(|t| parse_time(&t));
@@ -923,24 +989,9 @@ impl Groups {
         if f.reasons.has(Reason::LargeUpload) {
             g.large_uploads += f.weight;
         }
-        guard::insert_label(
-            &mut g.providers,
-            f.provider(),
-            |v| labels.share(v),
-            &limits,
-            t,
-        );
-        guard::insert_label(
-            &mut g.categories,
-            f.category(),
-            |v| labels.share(v),
-            &limits,
-            t,
-        );
-        if !g.clients.iter().any(|c| f.client.is_label(c)) {
-            let label = f.client.label();
-            guard::insert_label(&mut g.clients, &label, |v| labels.share(v), &limits, t);
-        }
+        guard::insert_rc(&mut g.providers, &f.labels.provider, &limits, t);
+        guard::insert_rc(&mut g.categories, &f.labels.category, &limits, t);
+        guard::insert_rc(&mut g.clients, &f.labels.client, &limits, t);
         g.reasons.merge(f.reasons);
     }
 
