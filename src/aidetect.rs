@@ -318,37 +318,70 @@ fn seed_cells(row: &SeedRow) -> [(&'static str, Cell); 9] {
     ]
 }
 
+/// The columns of a standard row after its keys: the seed's values, then the standard's.
+fn standard_value_columns<'a>() -> impl Iterator<Item = &'a str> {
+    SEED_COLUMNS[2..].iter().chain(&STANDARD_COLUMNS).copied()
+}
+
 fn standard_cells<'k>(row: &Row, keys: &'k [Key]) -> Vec<(&'k str, Cell)> {
     let g = &row.group;
+    let values = [
+        Cell::Int(g.requests as i64),
+        number(g.total_bytes()),
+        Cell::Int(g.sources.len() as i64),
+        labels(&g.ai_services),
+        list(&g.endpoint_paths),
+        labels(&g.user_agents),
+        Cell::Int(i64::from(g.max_suspicion)),
+        number(g.first_seen),
+        number(g.last_seen),
+        Cell::Int(g.post_requests as i64),
+        Cell::Int(g.large_uploads as i64),
+        number(g.max_bytes),
+        labels(&g.providers),
+        labels(&g.categories),
+        labels(&g.clients),
+        Cell::List(g.reasons.names()),
+        Cell::Int(i64::from(g.risk_score())),
+        row.allowlisted.clone().map_or(Cell::Null, Cell::Text),
+    ];
     let mut cells: Vec<(&str, Cell)> = keys
         .iter()
         .zip(&row.keys)
         .map(|(k, v)| (k.column(), Cell::Text(v.clone())))
         .collect();
-    cells.extend([
-        ("Requests", Cell::Int(g.requests as i64)),
-        ("TotalBytesUploaded", number(g.total_bytes())),
-        ("UniqueSourceIPs", Cell::Int(g.sources.len() as i64)),
-        ("AIServices", labels(&g.ai_services)),
-        ("EndpointPaths", list(&g.endpoint_paths)),
-        ("UserAgents", labels(&g.user_agents)),
-        ("MaxSuspicionScore", Cell::Int(i64::from(g.max_suspicion))),
-        ("FirstSeen", number(g.first_seen)),
-        ("LastSeen", number(g.last_seen)),
-        ("PostRequests", Cell::Int(g.post_requests as i64)),
-        ("LargeUploads", Cell::Int(g.large_uploads as i64)),
-        ("MaxBytesUploaded", number(g.max_bytes)),
-        ("Providers", labels(&g.providers)),
-        ("Categories", labels(&g.categories)),
-        ("Clients", labels(&g.clients)),
-        ("Reasons", Cell::List(g.reasons.names())),
-        ("RiskScore", Cell::Int(i64::from(g.risk_score()))),
-        (
-            "Allowlisted",
-            row.allowlisted.clone().map_or(Cell::Null, Cell::Text),
-        ),
-    ]);
+    cells.extend(standard_value_columns().zip(values));
     cells
+}
+
+/// The columns of `standard_cells` and which hold a list of two values or more: what the
+/// reply's layout needs, without building the cells (checked against them in `tests`).
+fn standard_shape<'k>(row: &Row, keys: &'k [Key]) -> Vec<(&'k str, bool)> {
+    let g = &row.group;
+    // The number of values of each list column of `standard_cells`; 0 for the others.
+    let values = [
+        0,
+        0,
+        0,
+        g.ai_services.len(),
+        g.endpoint_paths.len(),
+        g.user_agents.len(),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        g.providers.len(),
+        g.categories.len(),
+        g.clients.len(),
+        g.reasons.count(),
+        0,
+        0,
+    ];
+    let mut shape: Vec<(&str, bool)> = keys.iter().map(|k| (k.column(), false)).collect();
+    shape.extend(standard_value_columns().zip(values.map(|n| n > 1)));
+    shape
 }
 
 fn event_cells(f: Option<&Features<'_>>) -> Vec<(&'static str, Cell)> {
@@ -1057,14 +1090,17 @@ impl Command for AiDetect {
                 let stream = out.records.is_empty() && !ranked.is_empty();
                 let mut layout = Layout::new();
                 for (_, _, at) in if stream { &ranked[..] } else { &[] } {
-                    let cells = match *at {
-                        Ok(i) => standard_cells(rows[i].as_ref().expect("shown"), &params.keys),
-                        Err(i) => {
-                            endpoint_cells(endpoint_rows[i].as_ref().expect("shown"), &params.keys)
-                        }
-                    };
                     // Redaction maps text to text, item for item: the layout is the same.
-                    layout.observe(&cells);
+                    match *at {
+                        Ok(i) => layout.observe_shape(&standard_shape(
+                            rows[i].as_ref().expect("shown"),
+                            &params.keys,
+                        )),
+                        Err(i) => layout.observe(&endpoint_cells(
+                            endpoint_rows[i].as_ref().expect("shown"),
+                            &params.keys,
+                        )),
+                    }
                 }
                 let mut reply = stream.then(|| layout.rows());
                 for (_, _, at) in &ranked {
@@ -1097,5 +1133,55 @@ impl Command for AiDetect {
         }
         diag::log(Level::Info, &format!("{} events in", self.events_in));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::byteset::{ByteSet, StrSet};
+    use crate::detect::standard::{Group, Reasons};
+
+    /// The layout pass reads `standard_shape`; the rows are written from `standard_cells`.
+    /// They must agree column for column, for sets of every size.
+    #[test]
+    fn the_shape_of_a_standard_row_is_that_of_its_cells() {
+        let labels = |n: usize| {
+            let mut set = StrSet::new();
+            for i in 0..n {
+                set.insert(&format!("v{i}"));
+            }
+            set
+        };
+        let bytes = |n: usize| (0..n).map(|i| format!("/p{i}")).collect::<ByteSet>();
+        let keys = [Key::Src, Key::User, Key::Field(0, "dept".to_string())];
+        let mut rng = crate::test_rng::Rng(0x5eed_0000_1234_5678);
+        let mut lists = 0;
+        for _ in 0..500 {
+            let mut n = || rng.below(3);
+            let group = Group {
+                ai_services: labels(n()),
+                endpoint_paths: bytes(n()),
+                user_agents: labels(n()),
+                providers: labels(n()),
+                categories: labels(n()),
+                clients: labels(n()),
+                sources: bytes(n()),
+                reasons: Reasons::from_bits(rng.below(64) as u32, rng.below(16) as u32),
+                ..Group::default()
+            };
+            let row = Row {
+                keys: vec!["10.0.0.1".into(), "alice".into(), "eng".into()],
+                allowlisted: None,
+                group,
+            };
+            let from_cells: Vec<(&str, bool)> = standard_cells(&row, &keys)
+                .iter()
+                .map(|(name, cell)| (*name, matches!(cell, Cell::List(v) if v.len() > 1)))
+                .collect();
+            lists += from_cells.iter().filter(|(_, multi)| *multi).count();
+            assert_eq!(standard_shape(&row, &keys), from_cells);
+        }
+        assert!(lists > 1000, "{lists}");
     }
 }

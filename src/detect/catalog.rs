@@ -78,7 +78,13 @@ struct Tails {
 #[inline]
 fn tail_hash(buf: &[u8; 64], len: usize) -> u64 {
     let word = |at: usize| u64::from_le_bytes(buf[at..at + 8].try_into().expect("8 bytes"));
-    (word(48) ^ word(56).rotate_left(29) ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    hash_words([word(48), word(56)], len)
+}
+
+/// `tail_hash` of the last 16 bytes as two little-endian words.
+#[inline]
+fn hash_words([a, b]: [u64; 2], len: usize) -> u64 {
+    (a ^ b.rotate_left(29) ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// `tail` placed as `may_contain` places it (`None` when longer than 64 bytes).
@@ -107,6 +113,135 @@ impl Tails {
         }
         Tails { set, filter }
     }
+}
+
+impl Tails {
+    /// Whether `tails` may hold the tail of `raw`, for the usual host: it ends with a
+    /// letter (no port, no trailing dot) and its tail is in its last 32 bytes, all ASCII.
+    /// `None`: another host (`may_contain` reads it a byte at a time).
+    ///
+    /// The last 32 bytes are held in two SSE2 registers and never stored: the dots that
+    /// bound the tail, the ASCII check, the lowercasing and the filter's hash take a few
+    /// instructions for all of them. Only a tail that passes the filter is copied out, to be
+    /// looked up.
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    fn quick(&self, raw: &[u8]) -> Option<bool> {
+        use std::arch::x86_64::{
+            _mm_add_epi8, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8,
+            _mm_cvtsi128_si64, _mm_movemask_epi8, _mm_set1_epi8, _mm_setzero_si128,
+            _mm_unpackhi_epi64,
+        };
+        if !raw.last()?.is_ascii_alphabetic() {
+            return None;
+        }
+        let n = raw.len();
+        // `lo` and `hi`: bytes `n-32..n-16` and `n-16..n`, right-aligned, zeros before the host.
+        let (lo, hi) = match n {
+            32.. => (load16(&raw[n - 32..n - 16]), load16(&raw[n - 16..])),
+            16.. => (load_short(&raw[..n - 16]), load16(&raw[n - 16..])),
+            _ => (
+                // SAFETY: SSE2 is part of x86_64.
+                unsafe { _mm_setzero_si128() },
+                load_short(raw),
+            ),
+        };
+        // SAFETY: SSE2 is part of x86_64; the table read is in bounds (`start` is 1..=32).
+        unsafe {
+            let mask = |f: &dyn Fn(std::arch::x86_64::__m128i) -> std::arch::x86_64::__m128i| {
+                (_mm_movemask_epi8(f(lo)) as u32 & 0xffff) | (_mm_movemask_epi8(f(hi)) as u32) << 16
+            };
+            let dots = mask(&|v| _mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8)));
+            // Bit 31 is the last byte. The tail starts after the second dot from the end; with
+            // fewer than two dots in the window it is the whole host, if that is all in it.
+            let before_last = match dots {
+                0 => 0,
+                d => d & !(1 << (31 - d.leading_zeros())),
+            };
+            let start = match before_last {
+                0 if n > 32 => return None,
+                0 => 32 - n,
+                d => 32 - d.leading_zeros() as usize,
+            };
+            let len = 32 - start;
+            // Non-ASCII in the tail: the byte pass decides.
+            if mask(&|v| v) >> start != 0 {
+                return None;
+            }
+            // The hash reads the tail's last 16 bytes, lowercased, zeros before the tail.
+            let upper = _mm_and_si128(
+                _mm_cmpgt_epi8(hi, _mm_set1_epi8(b'A' as i8 - 1)),
+                _mm_cmplt_epi8(hi, _mm_set1_epi8(b'Z' as i8 + 1)),
+            );
+            let mut lower = _mm_add_epi8(hi, _mm_and_si128(upper, _mm_set1_epi8(0x20)));
+            if start > 16 {
+                lower = _mm_and_si128(lower, load16(&KEEP_FROM[32 - start..48 - start]));
+            }
+            let words = [
+                _mm_cvtsi128_si64(lower) as u64,
+                _mm_cvtsi128_si64(_mm_unpackhi_epi64(lower, lower)) as u64,
+            ];
+            let (word, bit) = filter_bit(hash_words(words, len));
+            if self.filter[word] >> bit & 1 == 0 {
+                return Some(false);
+            }
+            let mut buf = [0u8; 32];
+            buf[..len].copy_from_slice(&raw[n - len..]);
+            buf[..len].make_ascii_lowercase();
+            Some(self.set.contains(&buf[..len]))
+        }
+    }
+}
+
+/// 16 zero bytes, then 16 bytes of `0xff`: a load from `16 - k` keeps all but the first `k`
+/// bytes of a register.
+#[cfg(target_arch = "x86_64")]
+static KEEP_FROM: [u8; 32] = {
+    let mut t = [0u8; 32];
+    let mut i = 16;
+    while i < 32 {
+        t[i] = 0xff;
+        i += 1;
+    }
+    t
+};
+
+/// 16 bytes into a register.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn load16(bytes: &[u8]) -> std::arch::x86_64::__m128i {
+    let b: &[u8; 16] = bytes.try_into().expect("16 bytes");
+    // SAFETY: the read is of the 16 bytes of `b`; SSE2 is part of x86_64.
+    unsafe { std::arch::x86_64::_mm_loadu_si128(b.as_ptr().cast()) }
+}
+
+/// Fewer than 16 bytes into a register, right-aligned, zeros before them, without a store:
+/// two overlapping reads place each half.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn load_short(b: &[u8]) -> std::arch::x86_64::__m128i {
+    let n = b.len();
+    debug_assert!(n < 16);
+    let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+    let u32_at = |at: usize| u64::from(u32::from_le_bytes(b[at..at + 4].try_into().expect("4")));
+    let (lo, hi) = match n {
+        // Byte k of the register holds `b[k + n - 16]`.
+        8.. => (
+            (u64_at(0) << 8)
+                .checked_shl(8 * (15 - n) as u32)
+                .unwrap_or(0),
+            u64_at(n - 8),
+        ),
+        4.. => (0, u32_at(n - 4) << 32 | u32_at(0) << (8 * (8 - n))),
+        _ => (
+            0,
+            b.iter()
+                .enumerate()
+                .fold(0, |hi, (j, &x)| hi | u64::from(x) << (8 * (j + 8 - n))),
+        ),
+    };
+    // SAFETY: SSE2 is part of x86_64.
+    unsafe { std::arch::x86_64::_mm_set_epi64x(hi as i64, lo as i64) }
 }
 
 /// The last two labels of a host (or the host itself when it has fewer).
@@ -342,6 +477,10 @@ impl Catalog {
         let Some(tails) = &self.tails else {
             return true;
         };
+        #[cfg(target_arch = "x86_64")]
+        if let Some(answer) = tails.quick(raw) {
+            return answer;
+        }
         // One pass from the end: a port (`:` and digits, the only colon), trailing dots,
         // then the last two labels, lowercased as they are read.
         let mut end = raw.len();
@@ -422,7 +561,7 @@ mod tests {
     #[test]
     fn the_one_pass_tail_test_is_the_plain_definition() {
         let c = Catalog::builtin();
-        let parts: [&[u8]; 14] = [
+        let parts: [&[u8]; 16] = [
             b"api",
             b".",
             b"OpenAI",
@@ -437,17 +576,24 @@ mod tests {
             b"ai",
             b"azure",
             b"..",
+            b"Amazonaws",
+            b"-eastus2-abcdefghij",
         ];
         let mut rng = crate::test_rng::Rng(0x9e37_79b9_7f4a_7c15);
-        let mut hits = 0;
-        for _ in 0..50_000 {
+        let (mut hits, mut quick) = (0, 0);
+        for _ in 0..100_000 {
             let mut host = Vec::new();
-            for _ in 0..rng.0 % 8 {
+            for _ in 0..rng.0 % 12 {
                 host.extend_from_slice(parts[rng.below(parts.len())]);
             }
             rng.next();
             let want = may_contain_plain(&c, &host);
             hits += usize::from(want);
+            #[cfg(target_arch = "x86_64")]
+            if let Some(answer) = c.tails.as_ref().unwrap().quick(&host) {
+                quick += 1;
+                assert_eq!(answer, want, "{:?}", String::from_utf8_lossy(&host));
+            }
             assert_eq!(
                 c.may_contain(&host),
                 want,
@@ -456,8 +602,26 @@ mod tests {
             );
         }
         assert!(hits > 1000, "only {hits} hosts passed");
+        #[cfg(target_arch = "x86_64")]
+        assert!(quick > 20_000, "only {quick} hosts took the quick path");
         let long = [b"a".repeat(70), b".openai.com".to_vec()].concat();
         assert_eq!(c.may_contain(&long), may_contain_plain(&c, &long));
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn short_loads_are_right_aligned_after_zeros() {
+        for n in 0..16 {
+            let bytes: Vec<u8> = (0..n).map(|i| 0xa0 + i as u8).collect();
+            let mut got = [0x55u8; 16];
+            // SAFETY: a 16-byte store into `got`.
+            unsafe {
+                std::arch::x86_64::_mm_storeu_si128(got.as_mut_ptr().cast(), load_short(&bytes))
+            };
+            let mut want = [0u8; 16];
+            want[16 - n..].copy_from_slice(&bytes);
+            assert_eq!(got, want, "{n} bytes");
+        }
     }
 
     use super::*;

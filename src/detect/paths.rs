@@ -78,7 +78,7 @@ fn may_have_needle(path: &[u8]) -> bool {
 }
 
 /// An anchor starts at `at`.
-#[inline]
+#[inline(always)]
 fn anchored_at(path: &[u8], at: usize) -> bool {
     // Every anchor starts with one of these letters (checked in `tests`).
     path.get(at)

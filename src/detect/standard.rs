@@ -123,6 +123,21 @@ impl Reasons {
         self.clients |= other.clients;
     }
     /// The rule names, then the client classes that counted (`client_<class>`).
+    /// Reasons from their bits, as a partial state holds them.
+    #[cfg(test)]
+    pub fn from_bits(rules: u32, clients: u32) -> Reasons {
+        Reasons { rules, clients }
+    }
+
+    /// How many names `names` gives.
+    pub fn count(&self) -> usize {
+        Reason::ALL.iter().filter(|r| self.has(**r)).count()
+            + ClientClass::ALL
+                .iter()
+                .filter(|c| self.clients & (1 << (**c as u8)) != 0)
+                .count()
+    }
+
     pub fn names(&self) -> Vec<String> {
         let mut v: Vec<String> = Reason::ALL
             .iter()
@@ -300,16 +315,19 @@ enum Verdict {
 }
 
 /// An IPv4 address (with or without a port) or an IPv6 literal: the part before the first
-/// `:` is digits and dots, or there are two colons or more, or it starts with `[`.
+/// `:` is digits and dots, or it starts with a hex digit or `:` and has two colons or more,
+/// or it starts with `[`.
 fn is_address_bytes(host: &[u8]) -> bool {
-    match host.first() {
+    let v6_start = match host.first() {
         None => return false,
         Some(b'[') => return true,
-        Some(_) => {}
-    }
+        Some(b) if b.is_ascii_hexdigit() || *b == b':' => true,
+        Some(b'.') => false,
+        // Most host names: no address starts with any other byte (a letter past `f`).
+        Some(_) => return false,
+    };
     // Counting (no early exit) is one vectorised pass; names then fail at their first letter.
-    let colons = host.iter().filter(|&&b| b == b':').count();
-    if colons > 1 {
+    if v6_start && host.iter().filter(|&&b| b == b':').count() > 1 {
         return true;
     }
     let v4 = host.split(|&b| b == b':').next().unwrap_or(host);
@@ -1222,17 +1240,33 @@ mod tests {
         let plain = |host: &[u8]| {
             let v4 = host.split(|&b| b == b':').next().unwrap_or(host);
             (!v4.is_empty() && v4.iter().all(|b| b.is_ascii_digit() || *b == b'.'))
-                || host.iter().filter(|&&b| b == b':').count() > 1
+                || (host
+                    .first()
+                    .is_some_and(|b| b.is_ascii_hexdigit() || *b == b':')
+                    && host.iter().filter(|&&b| b == b':').count() > 1)
                 || host.starts_with(b"[")
         };
-        let alphabet = b"0.9:[]a";
+        let alphabet = b"0.9:[]aFx";
         let mut rng = crate::test_rng::Rng(0x1234_5678_9abc_def1);
-        for _ in 0..20_000 {
+        for _ in 0..100_000 {
             let seed = rng.next();
             let host: Vec<u8> = (0..seed % 9)
                 .map(|i| alphabet[((seed >> (7 * i)) % alphabet.len() as u64) as usize])
                 .collect();
             assert_eq!(is_address_bytes(&host), plain(&host), "{host:?}");
+        }
+        for (host, address) in [
+            (&b"fe80::1"[..], true),
+            (b"::1", true),
+            (b"[::1]:443", true),
+            (b"10.1.2.3:8080", true),
+            (b"g::1", false),
+            (b".a::", false),
+            (b"api.openai.com", false),
+            (b"a.b:1", false),
+        ] {
+            assert_eq!(is_address_bytes(host), address, "{host:?}");
+            assert_eq!(plain(host), address, "{host:?}");
         }
     }
 }

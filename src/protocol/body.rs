@@ -332,18 +332,22 @@ fn decode_mv_findall(cell: &[u8]) -> Vec<Cow<'_, [u8]>> {
 /// Encodes a list as splunklib does: the display cell (items joined by `\n`) and the
 /// `__mv_` cell (`$item$;$item$` with `$` doubled).
 pub fn encode_mv<S: AsRef<str>>(items: &[S]) -> (String, String) {
-    let display = items
-        .iter()
-        .map(|s| s.as_ref())
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut mv = String::with_capacity(display.len() + 2 * items.len() + 2);
+    let bytes: usize = items.iter().map(|s| s.as_ref().len()).sum();
+    let mut display = String::with_capacity(bytes + items.len());
+    let mut mv = String::with_capacity(bytes + 3 * items.len());
     for (i, item) in items.iter().enumerate() {
+        let item = item.as_ref();
         if i > 0 {
+            display.push('\n');
             mv.push(';');
         }
+        display.push_str(item);
         mv.push('$');
-        mv.push_str(&item.as_ref().replace('$', "$$"));
+        if item.contains('$') {
+            mv.push_str(&item.replace('$', "$$"));
+        } else {
+            mv.push_str(item);
+        }
         mv.push('$');
     }
     (display, mv)
@@ -604,13 +608,19 @@ fn write_row(
     multi: &[bool],
     row: &[Cell],
 ) {
+    use std::fmt::Write as _;
     out.clear();
+    let mut number = String::new();
     for (c, &has_mv) in multi.iter().enumerate() {
         let mut mv = String::new();
         match row.get(c).unwrap_or(&Cell::Null) {
             Cell::Null => out.push_field(""),
             Cell::Text(s) => out.push_field(s),
-            Cell::Int(i) => out.push_field(&i.to_string()),
+            Cell::Int(i) => {
+                number.clear();
+                write!(number, "{i}").expect("writing to a String cannot fail");
+                out.push_field(&number);
+            }
             Cell::Number(x) => out.push_field(&format_number(*x)),
             Cell::List(items) => match items.len() {
                 0 => out.push_field(""),
@@ -646,18 +656,44 @@ impl Layout {
 
     /// Adds the columns of a row, in order of first appearance, and notes its lists.
     pub fn observe(&mut self, cells: &[(&str, Cell)]) {
+        let mut next = 0;
         for (name, cell) in cells {
-            let c = match self.index.get(*name) {
-                Some(&c) => c,
-                None => {
-                    self.columns.push(name.to_string());
-                    self.multi.push(false);
-                    self.index.insert(name.to_string(), self.columns.len() - 1);
-                    self.columns.len() - 1
-                }
-            };
-            self.multi[c] |= cell.is_multi();
+            next = self.note(name, cell.is_multi(), next);
         }
+    }
+
+    /// `observe` of a row given as its columns and which hold a list of two values or more
+    /// (what `observe` reads of the cells).
+    pub fn observe_shape(&mut self, shape: &[(&str, bool)]) {
+        let mut next = 0;
+        for &(name, multi) in shape {
+            next = self.note(name, multi, next);
+        }
+    }
+
+    /// Notes a column (added if new) and whether it holds a list; the column after it.
+    fn note(&mut self, name: &str, multi: bool, next: usize) -> usize {
+        let c = match self.column(name, next) {
+            Some(c) => c,
+            None => {
+                self.columns.push(name.to_string());
+                self.multi.push(false);
+                self.index.insert(name.to_string(), self.columns.len() - 1);
+                self.columns.len() - 1
+            }
+        };
+        self.multi[c] |= multi;
+        c + 1
+    }
+
+    /// The column of `name`, looked for first at `next` (rows of one reply mostly give
+    /// their cells in the same order).
+    #[inline]
+    fn column(&self, name: &str, next: usize) -> Option<usize> {
+        if self.columns.get(next).is_some_and(|c| c == name) {
+            return Some(next);
+        }
+        self.index.get(name).copied()
     }
 
     /// The writer of the rows observed.
@@ -689,11 +725,13 @@ impl StreamedRows {
             .w
             .get_or_insert_with(|| csv_writer(&layout.columns, &layout.multi));
         self.row.clear();
+        let mut next = 0;
         for (name, cell) in cells {
-            let Some(&col) = layout.index.get(name) else {
+            let Some(col) = layout.column(name, next) else {
                 debug_assert!(false, "column {name} was not observed");
                 continue;
             };
+            next = col + 1;
             if self.row.len() <= col {
                 self.row.resize(col + 1, Cell::Null);
             }
