@@ -3,7 +3,7 @@
 //! Electron, headless and app tokens are checked before the browser test, because those
 //! agents carry `Chrome/` and `Safari/` too.
 
-use regex::{Regex, RegexSet};
+use regex::Regex;
 use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -302,7 +302,9 @@ const FINGERPRINTS: &[(&str, ClientClass, &str)] = &[
 ];
 
 struct Matchers {
-    set: RegexSet,
+    /// ASCII classes (`\d`, `\w`, `\S`): agents are ASCII (RFC 9110), and the Unicode
+    /// tables would cost more to build than all the agents of a search take to match.
+    set: regex::bytes::RegexSet,
     browser: Regex,
     powershell_platform: Regex,
     impossible_version: Regex,
@@ -311,7 +313,10 @@ struct Matchers {
 fn matchers() -> &'static Matchers {
     static M: OnceLock<Matchers> = OnceLock::new();
     M.get_or_init(|| Matchers {
-        set: RegexSet::new(FINGERPRINTS.iter().map(|f| f.0)).expect("fingerprints compile"),
+        set: regex::bytes::RegexSetBuilder::new(FINGERPRINTS.iter().map(|f| f.0))
+            .unicode(false)
+            .build()
+            .expect("fingerprints compile"),
         browser: Regex::new(r"(?i)chrome/|firefox/|safari/|msie|trident/|edg/|opera/|opr/").expect("compiles"),
         // PowerShell's -UserAgent presets keep its own platform token.
         powershell_platform: Regex::new(r"Microsoft Windows \d|\(Windows NT; Windows NT ").expect("compiles"),
@@ -335,7 +340,7 @@ pub fn classify(user_agent: Option<&[u8]>) -> Client {
         };
     }
     let m = matchers();
-    if let Some(i) = m.set.matches(text).iter().next() {
+    if let Some(i) = m.set.matches(text.as_bytes()).iter().next() {
         let (_, class, name) = FINGERPRINTS[i];
         return Client { class, name };
     }

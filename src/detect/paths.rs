@@ -167,48 +167,48 @@ fn candidate_blocks(path: &[u8]) -> Option<&[u8]> {
     maybe.then_some(path)
 }
 
-/// The families of needles as one automaton: one pass over a path says which match.
-fn families() -> &'static regex::bytes::RegexSet {
-    static SET: std::sync::OnceLock<regex::bytes::RegexSet> = std::sync::OnceLock::new();
-    SET.get_or_init(|| {
-        let alt = |needles: &[&str]| -> String {
-            let v: Vec<String> = needles.iter().map(|n| regex::escape(n)).collect();
-            format!("(?i)(?:{})", v.join("|"))
-        };
-        regex::bytes::RegexSet::new([
-            alt(VOICE),
-            format!("{}|(?i)/chat/completions$", alt(OPENAI)),
-            alt(ANTHROPIC),
-            alt(GOOGLE),
-            "(?i)/models/|/v1internal:".to_string(),
-            "(?i)^/model/.+/(?:invoke|invoke-with-response-stream|converse|converse-stream)$"
-                .to_string(),
-        ])
-        .expect("path needles compile")
-    })
-}
-
 /// The shape of a request path (the query string, if any, is ignored).
 pub fn shape(path: &[u8]) -> Option<PathShape> {
     shape_candidate(path).and_then(candidate_shape)
 }
 
-/// The shape of a path that `shape_candidate` returned.
+/// The shape of a path that `shape_candidate` returned. Needles are matched ignoring ASCII
+/// case (a path is ASCII: RFC 3986 percent-encodes the rest). Callers cache the answer per
+/// distinct path, so a plain search per needle is fast enough, and nothing is compiled.
 pub fn candidate_shape(path: &[u8]) -> Option<PathShape> {
-    let m = families().matches(path);
-    if m.matched(0) {
+    let path = path.to_ascii_lowercase();
+    let has = |needle: &str| path.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let any = |needles: &[&str]| needles.iter().any(|n| has(n));
+    if any(VOICE) {
         Some(PathShape::VoiceCloning)
-    } else if m.matched(1) {
+    } else if any(OPENAI) || path.ends_with(b"/chat/completions") {
         Some(PathShape::OpenAi)
-    } else if m.matched(2) {
+    } else if any(ANTHROPIC) {
         Some(PathShape::Anthropic)
-    } else if m.matched(3) && m.matched(4) {
+    } else if any(GOOGLE) && (has("/models/") || has("/v1internal:")) {
         Some(PathShape::Google)
-    } else if m.matched(5) {
+    } else if is_bedrock(&path) {
         Some(PathShape::AwsBedrock)
     } else {
         None
     }
+}
+
+/// `/model/<id>/<action>` of the Bedrock runtime (lowercased path).
+fn is_bedrock(path: &[u8]) -> bool {
+    const ACTIONS: [&[u8]; 4] = [
+        b"/invoke",
+        b"/invoke-with-response-stream",
+        b"/converse",
+        b"/converse-stream",
+    ];
+    let Some(rest) = path.strip_prefix(b"/model/") else {
+        return false;
+    };
+    ACTIONS.iter().any(|action| {
+        rest.strip_suffix(*action)
+            .is_some_and(|id| !id.is_empty() && !id.contains(&b'\n'))
+    })
 }
 
 #[cfg(test)]
@@ -297,6 +297,96 @@ mod tests {
                 String::from_utf8_lossy(&path)
             );
         }
+    }
+
+    /// The needle search is the families as first written: one regex set, matching
+    /// needles with ASCII case folding.
+    #[test]
+    fn the_needle_search_is_the_regex_families() {
+        let alt = |needles: &[&str]| -> String {
+            let v: Vec<String> = needles.iter().map(|n| regex::escape(n)).collect();
+            format!("(?i)(?:{})", v.join("|"))
+        };
+        let families = regex::bytes::RegexSetBuilder::new([
+            alt(VOICE),
+            format!("{}|(?i)/chat/completions$", alt(OPENAI)),
+            alt(ANTHROPIC),
+            alt(GOOGLE),
+            "(?i)/models/|/v1internal:".to_string(),
+            "(?i)^/model/.+/(?:invoke|invoke-with-response-stream|converse|converse-stream)$"
+                .to_string(),
+        ])
+        .unicode(false)
+        .build()
+        .unwrap();
+        let by_regex = |path: &[u8]| {
+            let m = families.matches(path);
+            if m.matched(0) {
+                Some(PathShape::VoiceCloning)
+            } else if m.matched(1) {
+                Some(PathShape::OpenAi)
+            } else if m.matched(2) {
+                Some(PathShape::Anthropic)
+            } else if m.matched(3) && m.matched(4) {
+                Some(PathShape::Google)
+            } else if m.matched(5) {
+                Some(PathShape::AwsBedrock)
+            } else {
+                None
+            }
+        };
+        let mut parts: Vec<Vec<u8>> = VOICE
+            .iter()
+            .chain(OPENAI)
+            .chain(ANTHROPIC)
+            .chain(GOOGLE)
+            .flat_map(|n| [n.as_bytes().to_vec(), n.to_ascii_uppercase().into_bytes()])
+            .collect();
+        for p in [
+            "/model/",
+            "/MODEL/",
+            "/invoke",
+            "/converse-stream",
+            "/Invoke-With-Response-Stream",
+            "/models/",
+            "/v1internal:",
+            "/chat/completions",
+            "x",
+            "/",
+            "\n",
+            "ab",
+        ] {
+            parts.push(p.as_bytes().to_vec());
+        }
+        parts.push(vec![0xff]);
+        for (path, want) in [
+            (&b"/model/a\nb/invoke"[..], None),
+            (b"/model/a/b/converse", Some(PathShape::AwsBedrock)),
+            (b"/MODEL/x/INVOKE", Some(PathShape::AwsBedrock)),
+            (b"/model//invoke", None),
+            (b"/model/x/invoke/", None),
+            (b"/x/chat/completions/", None),
+        ] {
+            assert_eq!(by_regex(path), want, "{path:?}");
+            assert_eq!(candidate_shape(path), want, "{path:?}");
+        }
+        let mut rng = crate::test_rng::Rng(0x0bed_70c5_0000_0042);
+        let mut shaped = 0;
+        for _ in 0..50_000 {
+            let mut path = Vec::new();
+            for _ in 0..1 + rng.below(4) {
+                path.extend_from_slice(&parts[rng.below(parts.len())]);
+            }
+            let want = by_regex(&path);
+            shaped += usize::from(want.is_some());
+            assert_eq!(
+                candidate_shape(&path),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(&path)
+            );
+        }
+        assert!(shaped > 10_000, "{shaped}");
     }
 
     #[test]
