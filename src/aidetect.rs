@@ -259,6 +259,7 @@ struct RecordEvent<'r> {
 }
 
 impl RecordEvent<'_> {
+    #[inline(always)]
     fn id(&self, field: Field) -> Option<FieldId> {
         self.ids.get(field.index()).copied().flatten()
     }

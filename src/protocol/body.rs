@@ -222,11 +222,10 @@ impl<'r> Record<'r> {
     /// building a `Value` when the field has a single value.
     #[inline]
     pub fn first(&self, id: FieldId) -> Option<Cow<'r, [u8]>> {
-        if let Some(mv) = self.mv_cell(id) {
-            let items = decode_mv(mv);
-            if !items.is_empty() {
-                return items.into_iter().find(|v| !v.is_empty());
-            }
+        if let Some(mv) = self.mv_cell(id)
+            && let Some(listed) = first_listed(mv)
+        {
+            return listed;
         }
         self.plain(id).map(Cow::Borrowed)
     }
@@ -240,6 +239,15 @@ impl<'r> Record<'r> {
     pub fn chunked_idx(&self) -> Option<&'r [u8]> {
         self.chunked_idx.and_then(|id| self.cell(id))
     }
+}
+
+/// The first non-empty item of a `__mv_` cell (`Some(None)`: its items are all empty);
+/// `None` when the cell holds no item at all. Out of line: most fields have one value.
+#[cold]
+#[inline(never)]
+fn first_listed(mv: &[u8]) -> Option<Option<Cow<'_, [u8]>>> {
+    let items = decode_mv(mv);
+    (!items.is_empty()).then(|| items.into_iter().find(|v| !v.is_empty()))
 }
 
 /// Decodes a `__mv_` cell: `$a$;$b$` → `["a", "b"]`, `$$` inside an item is a literal `$`.
