@@ -126,16 +126,19 @@ impl Tails {
     /// looked up.
     #[cfg(target_arch = "x86_64")]
     #[inline]
-    fn quick(&self, raw: &[u8]) -> Option<bool> {
+    /// With `plain`, also `None` when `raw` is longer than 32 bytes or holds a `:`.
+    fn quick(&self, raw: &[u8], plain: bool) -> Option<bool> {
         use std::arch::x86_64::{
             _mm_add_epi8, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8,
-            _mm_cvtsi128_si64, _mm_movemask_epi8, _mm_set1_epi8, _mm_setzero_si128,
-            _mm_unpackhi_epi64,
+            _mm_cvtsi128_si64, _mm_set1_epi8, _mm_setzero_si128, _mm_unpackhi_epi64,
         };
         if !raw.last()?.is_ascii_alphabetic() {
             return None;
         }
         let n = raw.len();
+        if plain && n > 32 {
+            return None;
+        }
         // `lo` and `hi`: bytes `n-32..n-16` and `n-16..n`, right-aligned, zeros before the host.
         let (lo, hi) = match n {
             32.. => (load16(&raw[n - 32..n - 16]), load16(&raw[n - 16..])),
@@ -148,10 +151,10 @@ impl Tails {
         };
         // SAFETY: SSE2 is part of x86_64; the table read is in bounds (`start` is 1..=32).
         unsafe {
-            let mask = |f: &dyn Fn(std::arch::x86_64::__m128i) -> std::arch::x86_64::__m128i| {
-                (_mm_movemask_epi8(f(lo)) as u32 & 0xffff) | (_mm_movemask_epi8(f(hi)) as u32) << 16
-            };
-            let dots = mask(&|v| _mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8)));
+            if plain && lanes_mask(lo, hi, |v| _mm_cmpeq_epi8(v, _mm_set1_epi8(b':' as i8))) != 0 {
+                return None;
+            }
+            let dots = lanes_mask(lo, hi, |v| _mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8)));
             // Bit 31 is the last byte. The tail starts after the second dot from the end; with
             // fewer than two dots in the window it is the whole host, if that is all in it.
             let before_last = match dots {
@@ -165,7 +168,7 @@ impl Tails {
             };
             let len = 32 - start;
             // Non-ASCII in the tail: the byte pass decides.
-            if mask(&|v| v) >> start != 0 {
+            if lanes_mask(lo, hi, |v| v) >> start != 0 {
                 return None;
             }
             // The hash reads the tail's last 16 bytes, lowercased, zeros before the tail.
@@ -205,6 +208,19 @@ static KEEP_FROM: [u8; 32] = {
     }
     t
 };
+
+/// The top bits of `f` of each byte of `lo`, `hi` (bit 31: the last byte of `hi`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn lanes_mask(
+    lo: std::arch::x86_64::__m128i,
+    hi: std::arch::x86_64::__m128i,
+    f: impl Fn(std::arch::x86_64::__m128i) -> std::arch::x86_64::__m128i,
+) -> u32 {
+    use std::arch::x86_64::_mm_movemask_epi8;
+    // SAFETY: SSE2 is part of x86_64.
+    unsafe { (_mm_movemask_epi8(f(lo)) as u32 & 0xffff) | (_mm_movemask_epi8(f(hi)) as u32) << 16 }
+}
 
 /// 16 bytes into a register.
 #[cfg(target_arch = "x86_64")]
@@ -478,7 +494,7 @@ impl Catalog {
             return true;
         };
         #[cfg(target_arch = "x86_64")]
-        if let Some(answer) = tails.quick(raw) {
+        if let Some(answer) = tails.quick(raw, false) {
             return answer;
         }
         // One pass from the end: a port (`:` and digits, the only colon), trailing dots,
@@ -511,6 +527,26 @@ impl Catalog {
         }
         let (word, bit) = filter_bit(tail_hash(&buf, n));
         tails.filter[word] >> bit & 1 == 1 && tails.set.contains(&buf[buf.len() - n..])
+    }
+
+    /// `may_contain` of a raw host field value that needs no cutting: `Some` when `raw` holds
+    /// no `:` (no scheme, port or IPv6 literal to take apart) and takes the quick test (see
+    /// `Tails::quick`). One look at the bytes answers both. `None`: cut it to its host part,
+    /// then ask `may_contain`.
+    #[inline]
+    pub fn may_contain_plain(&self, raw: &[u8]) -> Option<bool> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match &self.tails {
+                Some(tails) => tails.quick(raw, true),
+                None => (!raw.contains(&b':')).then_some(true),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = raw;
+            None
+        }
     }
 
     /// `lookup`, as an index into `services()`.
@@ -580,7 +616,7 @@ mod tests {
             b"-eastus2-abcdefghij",
         ];
         let mut rng = crate::test_rng::Rng(0x9e37_79b9_7f4a_7c15);
-        let (mut hits, mut quick) = (0, 0);
+        let (mut hits, mut quick, mut plain) = (0, 0, 0);
         for _ in 0..100_000 {
             let mut host = Vec::new();
             for _ in 0..rng.0 % 12 {
@@ -590,8 +626,18 @@ mod tests {
             let want = may_contain_plain(&c, &host);
             hits += usize::from(want);
             #[cfg(target_arch = "x86_64")]
-            if let Some(answer) = c.tails.as_ref().unwrap().quick(&host) {
+            if let Some(answer) = c.tails.as_ref().unwrap().quick(&host, false) {
                 quick += 1;
+                assert_eq!(answer, want, "{:?}", String::from_utf8_lossy(&host));
+            }
+            // A plain host is one without `:`, as it stands.
+            if let Some(answer) = c.may_contain_plain(&host) {
+                plain += 1;
+                assert!(
+                    !host.contains(&b':'),
+                    "{:?}",
+                    String::from_utf8_lossy(&host)
+                );
                 assert_eq!(answer, want, "{:?}", String::from_utf8_lossy(&host));
             }
             assert_eq!(
@@ -603,7 +649,10 @@ mod tests {
         }
         assert!(hits > 1000, "only {hits} hosts passed");
         #[cfg(target_arch = "x86_64")]
-        assert!(quick > 20_000, "only {quick} hosts took the quick path");
+        assert!(
+            quick > 20_000 && plain > 10_000,
+            "only {quick} hosts took the quick path, {plain} as plain hosts"
+        );
         let long = [b"a".repeat(70), b".openai.com".to_vec()].concat();
         assert_eq!(c.may_contain(&long), may_contain_plain(&c, &long));
     }

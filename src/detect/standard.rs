@@ -398,8 +398,15 @@ impl Scorer {
     /// cache (proxy logs have a long tail of hosts, which would only churn one); the rest
     /// are normalised and looked up once per distinct value.
     fn verdict(&mut self, catalog: &Catalog, raw: &[u8]) -> Verdict {
-        let part = host_part(raw);
-        if !catalog.may_contain(part) {
+        // Most values are a host as it stands: one look at its bytes says so and tests it.
+        let (part, listed) = match catalog.may_contain_plain(raw) {
+            Some(listed) => (raw, listed),
+            None => {
+                let part = host_part(raw);
+                (part, catalog.may_contain(part))
+            }
+        };
+        if !listed {
             return if part.is_empty() {
                 Verdict::Empty
             } else {
