@@ -14,8 +14,8 @@ use crate::detect::standard::{self, Features, Groups, Key, Row, Scorer, Standard
 use crate::detect::{Event, Field};
 use crate::protocol::options::{self, Kind, Options, Spec};
 use crate::protocol::{
-    Cell, Command, CommandError, CommandType, CsvRows, Declaration, FieldId, Layout, Level, Output,
-    Record, Records, SearchInfo, Value, diag,
+    Cell, Columns, Command, CommandError, CommandType, CsvRows, Declaration, FieldId, Layout,
+    Level, Output, Record, Records, SearchInfo, Value, diag,
 };
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -256,6 +256,8 @@ impl AiDetect {
 struct RecordEvent<'r> {
     record: Record<'r>,
     ids: &'r [Option<FieldId>],
+    /// The columns of each of `ids` (`Columns::ABSENT` where it is `None`).
+    columns: &'r [Columns],
 }
 
 impl RecordEvent<'_> {
@@ -268,7 +270,7 @@ impl RecordEvent<'_> {
 impl Event for RecordEvent<'_> {
     #[inline]
     fn first(&self, field: Field) -> Option<Cow<'_, [u8]>> {
-        self.record.first(self.id(field)?)
+        self.record.first_in(*self.columns.get(field.index())?)
     }
 
     fn each(&self, field: Field, visit: &mut dyn FnMut(&[u8])) {
@@ -921,6 +923,10 @@ impl Command for AiDetect {
 
     fn execute(&mut self, records: &mut Records<'_>, out: &mut Output) -> Result<(), CommandError> {
         let ids = self.field_ids(records);
+        let columns: Vec<Columns> = ids
+            .iter()
+            .map(|id| id.map_or(Columns::ABSENT, |id| records.fields().columns(id)))
+            .collect();
         let names: Vec<String> = records.fields().names().to_vec();
         // mode=events writes its reply row by row: every field that came, then the ai_* fields.
         let input_ids: Vec<FieldId> = names
@@ -958,7 +964,11 @@ impl Command for AiDetect {
                 continue;
             }
             self.events_in += 1;
-            let event = RecordEvent { record, ids: &ids };
+            let event = RecordEvent {
+                record,
+                ids: &ids,
+                columns: &columns,
+            };
             match &mut self.state {
                 State::Seed { params, groups } => {
                     if let Some(features) = score_event(&event, params) {

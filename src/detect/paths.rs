@@ -72,21 +72,32 @@ const ANCHORS: [&[u8]; 5] = [b"v1", b"chat/", b"model/", b"voices/", b"api/paas/
 fn may_have_needle(path: &[u8]) -> bool {
     (0..path.len()).any(|i| match path[i] {
         b':' => true,
-        b'/' => anchored_at(path, i + 1),
+        b'/' => ANCHORS.iter().any(|a| {
+            path.get(i + 1..i + 1 + a.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(a))
+        }),
         _ => false,
     })
 }
 
-/// An anchor starts at `at`.
+/// One of `ANCHORS` starts at `at` (ASCII case ignored). The first letter picks the anchors
+/// to compare: `x | 0x20` is `v` only for `v` and `V`, and so on.
 #[inline(always)]
 fn anchored_at(path: &[u8], at: usize) -> bool {
-    // Every anchor starts with one of these letters (checked in `tests`).
-    path.get(at)
-        .is_some_and(|&b| matches!(b | 0x20, b'v' | b'c' | b'm' | b'a'))
-        && ANCHORS.iter().any(|a| {
-            path.get(at..at + a.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(a))
-        })
+    let Some(rest) = path.get(at..) else {
+        return false;
+    };
+    let is = |a: &[u8]| {
+        rest.get(..a.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(a))
+    };
+    match rest.first().map(|b| b | 0x20) {
+        Some(b'v') => is(ANCHORS[0]) || is(ANCHORS[3]),
+        Some(b'c') => is(ANCHORS[1]),
+        Some(b'm') => is(ANCHORS[2]),
+        Some(b'a') => is(ANCHORS[4]),
+        _ => false,
+    }
 }
 
 /// The path without its query string or fragment, when it may have a shape; `None` when

@@ -122,10 +122,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// SPL `tonumber(x)` in base 10: optional sign, digits, optional fraction, optional
 /// exponent, surrounding spaces ignored; anything else (or an overflow) is null.
 pub fn to_number(text: &[u8]) -> Option<f64> {
-    let t = std::str::from_utf8(text)
-        .ok()?
-        .trim_matches(|c: char| c.is_ascii_whitespace());
-    let b = t.as_bytes();
+    // Bytes, not text: anything but ASCII fails the checks below.
+    let b = text.trim_ascii();
     let mut i = 0;
     if matches!(b.first(), Some(b'+' | b'-')) {
         i += 1;
@@ -162,7 +160,10 @@ pub fn to_number(text: &[u8]) -> Option<f64> {
     if i != b.len() {
         return None;
     }
-    fast_decimal(b).or_else(|| t.parse::<f64>().ok().filter(|x| x.is_finite()))
+    fast_decimal(b).or_else(|| {
+        let t = std::str::from_utf8(b).ok()?;
+        t.parse::<f64>().ok().filter(|x| x.is_finite())
+    })
 }
 
 /// A validated number of at most 15 digits without exponent (epoch times, byte counts), as

@@ -59,6 +59,15 @@ impl Fields {
         self.by_name.get(name).map(|&i| FieldId(i))
     }
 
+    /// Where a field's cells are in each row, for [`Record::first_in`].
+    pub fn columns(&self, id: FieldId) -> Columns {
+        let col = |c: usize| u32::try_from(c).unwrap_or(u32::MAX);
+        Columns {
+            value: col(self.value_col[id.0]),
+            mv: self.mv_col[id.0].map_or(u32::MAX, col),
+        }
+    }
+
     pub fn names(&self) -> &[String] {
         &self.names
     }
@@ -70,6 +79,22 @@ impl Fields {
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
+}
+
+/// The columns of a field's plain cell and `__mv_` cell (`u32::MAX`: none), looked up once
+/// per body so that reading a field in each row costs no lookups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Columns {
+    value: u32,
+    mv: u32,
+}
+
+impl Columns {
+    /// A field the body does not have.
+    pub const ABSENT: Columns = Columns {
+        value: u32::MAX,
+        mv: u32::MAX,
+    };
 }
 
 /// A field's value in one record. An empty cell is `Null`, as in Splunk.
@@ -222,12 +247,24 @@ impl<'r> Record<'r> {
     /// building a `Value` when the field has a single value.
     #[inline]
     pub fn first(&self, id: FieldId) -> Option<Cow<'r, [u8]>> {
-        if let Some(mv) = self.mv_cell(id)
+        self.first_in(self.fields.columns(id))
+    }
+
+    /// `first` of the field in `columns` (from [`Fields::columns`] of this body).
+    #[inline]
+    pub fn first_in(&self, columns: Columns) -> Option<Cow<'r, [u8]>> {
+        let cell = |c: u32| {
+            self.row
+                .get(self.body, c as usize)
+                .filter(|v| !v.is_empty())
+        };
+        if columns.mv != u32::MAX
+            && let Some(mv) = cell(columns.mv)
             && let Some(listed) = first_listed(mv)
         {
             return listed;
         }
-        self.plain(id).map(Cow::Borrowed)
+        cell(columns.value).map(Cow::Borrowed)
     }
 
     /// `get` by name; `Null` when the chunk has no such field.

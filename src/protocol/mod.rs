@@ -13,7 +13,8 @@ pub mod options;
 pub mod session;
 
 pub use body::{
-    Cell, CsvRows, FieldId, Fields, Layout, Record, RecordSet, Records, StreamedRows, Value,
+    Cell, Columns, CsvRows, FieldId, Fields, Layout, Record, RecordSet, Records, StreamedRows,
+    Value,
 };
 pub use meta::{CommandType, Level, SearchInfo};
 pub use session::{Command, CommandError, Declaration, Ending, Output, Settings, serve};
