@@ -126,7 +126,8 @@ impl Tails {
     /// looked up.
     #[cfg(target_arch = "x86_64")]
     #[inline]
-    /// With `plain`, also `None` when `raw` is longer than 32 bytes or holds a `:`.
+    /// With `plain`, also `None` when `raw` is longer than 32 bytes or holds a `:`, and
+    /// `Some(true)` when the tail passes the filter (it may be in the set: not looked up).
     fn quick(&self, raw: &[u8], plain: bool) -> Option<bool> {
         use std::arch::x86_64::{
             _mm_add_epi8, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8,
@@ -187,6 +188,9 @@ impl Tails {
             let (word, bit) = filter_bit(hash_words(words, len));
             if self.filter[word] >> bit & 1 == 0 {
                 return Some(false);
+            }
+            if plain {
+                return Some(true);
             }
             let mut buf = [0u8; 32];
             buf[..len].copy_from_slice(&raw[n - len..]);
@@ -529,12 +533,13 @@ impl Catalog {
         tails.filter[word] >> bit & 1 == 1 && tails.set.contains(&buf[buf.len() - n..])
     }
 
-    /// `may_contain` of a raw host field value that needs no cutting: `Some` when `raw` holds
-    /// no `:` (no scheme, port or IPv6 literal to take apart) and takes the quick test (see
-    /// `Tails::quick`). One look at the bytes answers both. `None`: cut it to its host part,
-    /// then ask `may_contain`.
+    /// The first look of `may_contain` at a raw host field value that needs no cutting.
+    /// `None` unless `raw` holds no `:` (no scheme, port or IPv6 literal to take apart) and
+    /// takes the quick test (see `Tails::quick`); then `Some(false)` when the catalog has no
+    /// such host, `Some(true)` when its tail passes the filter: the host may be listed, and
+    /// a cache of hosts seen, or `may_contain`, decides. One look at the bytes does all this.
     #[inline]
-    pub fn may_contain_plain(&self, raw: &[u8]) -> Option<bool> {
+    pub fn filter_plain(&self, raw: &[u8]) -> Option<bool> {
         #[cfg(target_arch = "x86_64")]
         {
             match &self.tails {
@@ -616,7 +621,7 @@ mod tests {
             b"-eastus2-abcdefghij",
         ];
         let mut rng = crate::test_rng::Rng(0x9e37_79b9_7f4a_7c15);
-        let (mut hits, mut quick, mut plain) = (0, 0, 0);
+        let (mut hits, mut quick, mut plain, mut ruled_out) = (0, 0, 0, 0);
         for _ in 0..100_000 {
             let mut host = Vec::new();
             for _ in 0..rng.0 % 12 {
@@ -630,15 +635,17 @@ mod tests {
                 quick += 1;
                 assert_eq!(answer, want, "{:?}", String::from_utf8_lossy(&host));
             }
-            // A plain host is one without `:`, as it stands.
-            if let Some(answer) = c.may_contain_plain(&host) {
+            // A plain host is one without `:`, as it stands; the filter never rules out a
+            // listed one.
+            if let Some(maybe) = c.filter_plain(&host) {
                 plain += 1;
+                ruled_out += usize::from(!maybe);
                 assert!(
                     !host.contains(&b':'),
                     "{:?}",
                     String::from_utf8_lossy(&host)
                 );
-                assert_eq!(answer, want, "{:?}", String::from_utf8_lossy(&host));
+                assert!(maybe || !want, "{:?}", String::from_utf8_lossy(&host));
             }
             assert_eq!(
                 c.may_contain(&host),
@@ -650,8 +657,8 @@ mod tests {
         assert!(hits > 1000, "only {hits} hosts passed");
         #[cfg(target_arch = "x86_64")]
         assert!(
-            quick > 20_000 && plain > 10_000,
-            "only {quick} hosts took the quick path, {plain} as plain hosts"
+            quick > 20_000 && plain > 10_000 && ruled_out > 5_000,
+            "only {quick} hosts took the quick path, {plain} as plain hosts ({ruled_out} out)"
         );
         let long = [b"a".repeat(70), b".openai.com".to_vec()].concat();
         assert_eq!(c.may_contain(&long), may_contain_plain(&c, &long));

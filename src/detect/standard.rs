@@ -398,23 +398,24 @@ impl Scorer {
     /// cache (proxy logs have a long tail of hosts, which would only churn one); the rest
     /// are normalised and looked up once per distinct value.
     fn verdict(&mut self, catalog: &Catalog, raw: &[u8]) -> Verdict {
-        // Most values are a host as it stands: one look at its bytes says so and tests it.
-        let (part, listed) = match catalog.may_contain_plain(raw) {
-            Some(listed) => (raw, listed),
+        // Most values are a host as it stands: one look at its bytes says so and rules most
+        // out. A host that the filter passes is most likely one seen before: the cache first.
+        let (part, maybe) = match catalog.filter_plain(raw) {
+            Some(maybe) => (raw, maybe),
             None => {
                 let part = host_part(raw);
                 (part, catalog.may_contain(part))
             }
         };
-        if !listed {
+        if let Some(&slot) = maybe.then(|| self.hosts.get(part)).flatten() {
+            return Verdict::Resolved(slot);
+        }
+        if !maybe || !catalog.may_contain(part) {
             return if part.is_empty() {
                 Verdict::Empty
             } else {
                 Verdict::Unlisted(is_address_bytes(part))
             };
-        }
-        if let Some(&slot) = self.hosts.get(part) {
-            return Verdict::Resolved(slot);
         }
         if self.hosts.len() >= CACHE_LIMIT {
             self.hosts.clear();
