@@ -55,6 +55,24 @@ impl ClientClass {
         }
     }
 
+    /// The class as a reason (`client_` and its name; checked in `tests`).
+    pub fn reason(self) -> &'static str {
+        match self {
+            ClientClass::AiSdk => "client_ai_sdk",
+            ClientClass::AiCliAgent => "client_ai_cli_agent",
+            ClientClass::AiCodingTool => "client_ai_coding_tool",
+            ClientClass::Scripting => "client_scripting",
+            ClientClass::HttpLibrary => "client_http_library",
+            ClientClass::ElectronAiApp => "client_electron_ai_app",
+            ClientClass::ElectronApp => "client_electron_app",
+            ClientClass::HeadlessBrowser => "client_headless_browser",
+            ClientClass::SpoofedBrowser => "client_spoofed_browser",
+            ClientClass::Browser => "client_browser",
+            ClientClass::NoUserAgent => "client_no_user_agent",
+            ClientClass::Other => "client_other",
+        }
+    }
+
     /// How strongly the class points at programmatic use (part of the risk score).
     pub fn points(self) -> u32 {
         match self {
@@ -388,6 +406,13 @@ fn browser_name(ua: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_class_reason_is_client_and_its_name() {
+        for c in ClientClass::ALL {
+            assert_eq!(c.reason(), format!("client_{}", c.name()));
+        }
+    }
 
     fn class(ua: &str) -> (&'static str, &'static str) {
         let c = classify(Some(ua.as_bytes()));

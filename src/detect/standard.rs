@@ -148,7 +148,7 @@ impl Reasons {
             ClientClass::ALL
                 .iter()
                 .filter(|c| self.clients & (1 << (**c as u8)) != 0)
-                .map(|c| format!("client_{}", c.name())),
+                .map(|c| c.reason().to_string()),
         );
         v
     }

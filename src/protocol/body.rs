@@ -621,7 +621,7 @@ impl RecordSet {
             return Vec::new();
         };
         let mut w = csv_writer(&self.columns, &multi);
-        let mut out = csv::StringRecord::new();
+        let mut out = csv::ByteRecord::new();
         for row in std::iter::once(first).chain(rows) {
             write_row(&mut w, &mut out, &multi, row.borrow());
         }
@@ -646,10 +646,11 @@ fn csv_writer(columns: &[String], multi: &[bool]) -> csv::Writer<Vec<u8>> {
     w
 }
 
-/// Writes one row of cells by column (`out` is a reused record).
+/// Writes one row of cells by column (`out` is a reused record). The record is written
+/// whole: the writer copies a field that needs no quotes as it is.
 fn write_row(
     w: &mut csv::Writer<Vec<u8>>,
-    out: &mut csv::StringRecord,
+    out: &mut csv::ByteRecord,
     multi: &[bool],
     row: &[Cell],
 ) {
@@ -659,29 +660,30 @@ fn write_row(
     for (c, &has_mv) in multi.iter().enumerate() {
         let mut mv = String::new();
         match row.get(c).unwrap_or(&Cell::Null) {
-            Cell::Null => out.push_field(""),
-            Cell::Text(s) => out.push_field(s),
+            Cell::Null => out.push_field(b""),
+            Cell::Text(s) => out.push_field(s.as_bytes()),
             Cell::Int(i) => {
                 number.clear();
                 write!(number, "{i}").expect("writing to a String cannot fail");
-                out.push_field(&number);
+                out.push_field(number.as_bytes());
             }
-            Cell::Number(x) => out.push_field(&format_number(*x)),
+            Cell::Number(x) => out.push_field(format_number(*x).as_bytes()),
             Cell::List(items) => match items.len() {
-                0 => out.push_field(""),
-                1 => out.push_field(&items[0]),
+                0 => out.push_field(b""),
+                1 => out.push_field(items[0].as_bytes()),
                 _ => {
                     let (plain, m) = encode_mv(items);
-                    out.push_field(&plain);
+                    out.push_field(plain.as_bytes());
                     mv = m;
                 }
             },
         }
         if has_mv {
-            out.push_field(&mv);
+            out.push_field(mv.as_bytes());
         }
     }
-    w.write_record(&*out).expect("writing to a Vec cannot fail");
+    w.write_byte_record(out)
+        .expect("writing to a Vec cannot fail");
 }
 
 /// The header of a reply that is written row by row, as [`RecordSet`] would write it:
@@ -746,7 +748,7 @@ impl Layout {
         StreamedRows {
             layout: self,
             w: None,
-            out: csv::StringRecord::new(),
+            out: csv::ByteRecord::new(),
             row: Vec::new(),
         }
     }
@@ -757,7 +759,7 @@ impl Layout {
 pub struct StreamedRows {
     layout: Layout,
     w: Option<csv::Writer<Vec<u8>>>,
-    out: csv::StringRecord,
+    out: csv::ByteRecord,
     row: Vec<Cell>,
 }
 
