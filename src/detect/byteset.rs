@@ -203,13 +203,14 @@ impl StrSet {
         Added::New
     }
 
-    /// `insert_capped` of a shared copy, stored as it is. A small set that holds this very
-    /// `Rc` finds it without comparing bytes: the usual case, when the value comes from the
-    /// same cache as the last time the group saw it. (Equal bytes in another `Rc` are found
-    /// by the search, as with any value.)
+    /// `insert_capped` of a shared copy, stored as it is. A set of up to 32 values that holds
+    /// this very `Rc` finds it without comparing bytes: the usual case, when the value comes
+    /// from the same cache as the last time the group saw it (agents share long prefixes, so
+    /// a search by bytes compares many of them). Equal bytes in another `Rc` are found by
+    /// the search, as with any value.
     pub fn insert_rc(&mut self, value: &Rc<str>, max: usize) -> Added {
         let values = self.values();
-        if values.len() <= 4 && values.iter().any(|v| Rc::ptr_eq(v, value)) {
+        if values.len() <= 32 && values.iter().any(|v| Rc::ptr_eq(v, value)) {
             return Added::Present;
         }
         self.insert_capped(value, |_| value.clone(), max)
