@@ -124,10 +124,11 @@ impl Tails {
     /// bound the tail, the ASCII check, the lowercasing and the filter's hash take a few
     /// instructions for all of them. Only a tail that passes the filter is copied out, to be
     /// looked up.
-    #[cfg(target_arch = "x86_64")]
-    #[inline]
+    ///
     /// With `plain`, also `None` when `raw` is longer than 32 bytes or holds a `:`, and
     /// `Some(true)` when the tail passes the filter (it may be in the set: not looked up).
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
     fn quick(&self, raw: &[u8], plain: bool) -> Option<bool> {
         use std::arch::x86_64::{
             _mm_add_epi8, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8,
@@ -150,7 +151,8 @@ impl Tails {
                 load_short(raw),
             ),
         };
-        // SAFETY: SSE2 is part of x86_64; the table read is in bounds (`start` is 1..=32).
+        // SAFETY: SSE2 is part of x86_64; the table is read only for `start` in 17..=32,
+        // so in bounds.
         unsafe {
             if plain && lanes_mask(lo, hi, |v| _mm_cmpeq_epi8(v, _mm_set1_epi8(b':' as i8))) != 0 {
                 return None;

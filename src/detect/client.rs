@@ -3,7 +3,7 @@
 //! Electron, headless and app tokens are checked before the browser test, because those
 //! agents carry `Chrome/` and `Safari/` too.
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -320,8 +320,10 @@ const FINGERPRINTS: &[(&str, ClientClass, &str)] = &[
 ];
 
 struct Matchers {
-    /// ASCII classes (`\d`, `\w`, `\S`): agents are ASCII (RFC 9110), and the Unicode
-    /// tables would cost more to build than all the agents of a search take to match.
+    /// The fingerprints with ASCII classes (`\d`, `\w`, `\S`), for ASCII agents: on ASCII
+    /// text they match as the Unicode classes do, and building the Unicode tables would cost
+    /// more than all the agents of a search take to match. Agents are ASCII (RFC 9110); any
+    /// other goes to `unicode_fingerprints`.
     set: regex::bytes::RegexSet,
     browser: Regex,
     powershell_platform: Regex,
@@ -344,6 +346,14 @@ fn matchers() -> &'static Matchers {
     })
 }
 
+/// The fingerprints as written (Unicode classes), built only when an agent is not ASCII.
+fn unicode_fingerprints() -> &'static RegexSet {
+    static SET: OnceLock<RegexSet> = OnceLock::new();
+    SET.get_or_init(|| {
+        RegexSet::new(FINGERPRINTS.iter().map(|f| f.0)).expect("fingerprints compile")
+    })
+}
+
 /// Classifies a raw user agent (`None` = absent).
 pub fn classify(user_agent: Option<&[u8]>) -> Client {
     let text = match user_agent {
@@ -358,7 +368,12 @@ pub fn classify(user_agent: Option<&[u8]>) -> Client {
         };
     }
     let m = matchers();
-    if let Some(i) = m.set.matches(text.as_bytes()).iter().next() {
+    let fingerprint = if text.is_ascii() {
+        m.set.matches(text.as_bytes()).iter().next()
+    } else {
+        unicode_fingerprints().matches(text).iter().next()
+    };
+    if let Some(i) = fingerprint {
         let (_, class, name) = FINGERPRINTS[i];
         return Client { class, name };
     }
@@ -406,6 +421,57 @@ fn browser_name(ua: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_fingerprints_match_as_the_unicode_ones_on_ascii_agents() {
+        let ascii = &matchers().set;
+        let unicode = unicode_fingerprints();
+        let mut rng = crate::test_rng::Rng(0xa6e7_0000_5eed_0001);
+        let pieces: Vec<&str> = FINGERPRINTS
+            .iter()
+            .map(|f| f.2)
+            .chain([
+                "/",
+                "1",
+                ".",
+                " ",
+                "(",
+                ")",
+                "-",
+                "_",
+                "x",
+                "K",
+                "s",
+                "\t",
+                "OpenAI",
+                "python",
+                "curl",
+                "Go-http-client",
+                "node",
+                "claude-cli",
+                "1.2.3",
+                "(external, ",
+                "٣",
+                "é",
+            ])
+            .collect();
+        let mut non_ascii = 0;
+        for _ in 0..20_000 {
+            let agent: String = (0..1 + rng.below(6))
+                .map(|_| pieces[rng.below(pieces.len())])
+                .collect();
+            let want: Vec<usize> = unicode.matches(&agent).into_iter().collect();
+            if agent.is_ascii() {
+                let got: Vec<usize> = ascii.matches(agent.as_bytes()).into_iter().collect();
+                assert_eq!(got, want, "{agent:?}");
+            } else {
+                non_ascii += 1;
+            }
+        }
+        assert!(non_ascii > 1000, "{non_ascii}");
+        // An agent that is not ASCII is classified by the Unicode fingerprints.
+        assert_eq!(classify(Some("curl/٣".as_bytes())).name, "curl");
+    }
 
     #[test]
     fn each_class_reason_is_client_and_its_name() {

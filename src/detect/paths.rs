@@ -183,10 +183,15 @@ pub fn shape(path: &[u8]) -> Option<PathShape> {
     shape_candidate(path).and_then(candidate_shape)
 }
 
-/// The shape of a path that `shape_candidate` returned. Needles are matched ignoring ASCII
-/// case (a path is ASCII: RFC 3986 percent-encodes the rest). Callers cache the answer per
-/// distinct path, so a plain search per needle is fast enough, and nothing is compiled.
+/// The shape of a path that `shape_candidate` returned: which family of needles it holds
+/// (ignoring case). Callers cache the answer per distinct path, so for an ASCII path (every
+/// path, in practice: RFC 3986 percent-encodes the rest) a plain search per needle is fast
+/// enough, and nothing is compiled. Other paths go to the families as one regex set, where
+/// case is Unicode's (`ſ` is an `s`).
 pub fn candidate_shape(path: &[u8]) -> Option<PathShape> {
+    if !path.is_ascii() {
+        return family_shape(path);
+    }
     let path = path.to_ascii_lowercase();
     let has = |needle: &str| path.windows(needle.len()).any(|w| w == needle.as_bytes());
     let any = |needles: &[&str]| needles.iter().any(|n| has(n));
@@ -199,6 +204,45 @@ pub fn candidate_shape(path: &[u8]) -> Option<PathShape> {
     } else if any(GOOGLE) && (has("/models/") || has("/v1internal:")) {
         Some(PathShape::Google)
     } else if is_bedrock(&path) {
+        Some(PathShape::AwsBedrock)
+    } else {
+        None
+    }
+}
+
+/// The families of needles as one regex set, built only for a path that is not ASCII.
+fn families() -> &'static regex::bytes::RegexSet {
+    static SET: std::sync::OnceLock<regex::bytes::RegexSet> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        let alt = |needles: &[&str]| -> String {
+            let v: Vec<String> = needles.iter().map(|n| regex::escape(n)).collect();
+            format!("(?i)(?:{})", v.join("|"))
+        };
+        regex::bytes::RegexSet::new([
+            alt(VOICE),
+            format!("{}|(?i)/chat/completions$", alt(OPENAI)),
+            alt(ANTHROPIC),
+            alt(GOOGLE),
+            "(?i)/models/|/v1internal:".to_string(),
+            "(?i)^/model/.+/(?:invoke|invoke-with-response-stream|converse|converse-stream)$"
+                .to_string(),
+        ])
+        .expect("path needles compile")
+    })
+}
+
+/// `candidate_shape` by the regex set.
+fn family_shape(path: &[u8]) -> Option<PathShape> {
+    let m = families().matches(path);
+    if m.matched(0) {
+        Some(PathShape::VoiceCloning)
+    } else if m.matched(1) {
+        Some(PathShape::OpenAi)
+    } else if m.matched(2) {
+        Some(PathShape::Anthropic)
+    } else if m.matched(3) && m.matched(4) {
+        Some(PathShape::Google)
+    } else if m.matched(5) {
         Some(PathShape::AwsBedrock)
     } else {
         None
@@ -310,42 +354,11 @@ mod tests {
         }
     }
 
-    /// The needle search is the families as first written: one regex set, matching
-    /// needles with ASCII case folding.
+    /// The needle search is the families as one regex set (the first implementation, kept
+    /// for paths that are not ASCII), on ASCII paths and any other.
     #[test]
     fn the_needle_search_is_the_regex_families() {
-        let alt = |needles: &[&str]| -> String {
-            let v: Vec<String> = needles.iter().map(|n| regex::escape(n)).collect();
-            format!("(?i)(?:{})", v.join("|"))
-        };
-        let families = regex::bytes::RegexSetBuilder::new([
-            alt(VOICE),
-            format!("{}|(?i)/chat/completions$", alt(OPENAI)),
-            alt(ANTHROPIC),
-            alt(GOOGLE),
-            "(?i)/models/|/v1internal:".to_string(),
-            "(?i)^/model/.+/(?:invoke|invoke-with-response-stream|converse|converse-stream)$"
-                .to_string(),
-        ])
-        .unicode(false)
-        .build()
-        .unwrap();
-        let by_regex = |path: &[u8]| {
-            let m = families.matches(path);
-            if m.matched(0) {
-                Some(PathShape::VoiceCloning)
-            } else if m.matched(1) {
-                Some(PathShape::OpenAi)
-            } else if m.matched(2) {
-                Some(PathShape::Anthropic)
-            } else if m.matched(3) && m.matched(4) {
-                Some(PathShape::Google)
-            } else if m.matched(5) {
-                Some(PathShape::AwsBedrock)
-            } else {
-                None
-            }
-        };
+        let by_regex = family_shape;
         let mut parts: Vec<Vec<u8>> = VOICE
             .iter()
             .chain(OPENAI)
@@ -370,6 +383,10 @@ mod tests {
             parts.push(p.as_bytes().to_vec());
         }
         parts.push(vec![0xff]);
+        // Unicode case: `ſ` is an `s`, the Kelvin sign a `k`.
+        parts.push("/v1/meſſages".as_bytes().to_vec());
+        parts.push("/v1/chat/completionſ".as_bytes().to_vec());
+        parts.push("/model/\u{212a}/invoke".as_bytes().to_vec());
         for (path, want) in [
             (&b"/model/a\nb/invoke"[..], None),
             (b"/model/a/b/converse", Some(PathShape::AwsBedrock)),
