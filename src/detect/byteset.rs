@@ -167,30 +167,20 @@ impl StrSet {
         self.find(value).is_ok()
     }
 
-    /// Adds `value`; `false` when it was there already.
+    /// Adds a copy of `value`; `false` when it was there already.
     pub fn insert(&mut self, value: &str) -> bool {
-        self.insert_shared(value, |v| Rc::from(v))
+        self.add(value, || Rc::from(value), usize::MAX) == Added::New
     }
 
-    /// Adds `value`, stored as the `Rc` that `share` gives for it (called only when the value
-    /// is new); `false` when it was there already.
-    pub fn insert_shared(&mut self, value: &str, share: impl FnOnce(&str) -> Rc<str>) -> bool {
-        self.insert_capped(value, share, usize::MAX) == Added::New
-    }
-
-    /// `insert_shared` while the set holds fewer than `max` values (one search either way).
-    pub fn insert_capped(
-        &mut self,
-        value: &str,
-        share: impl FnOnce(&str) -> Rc<str>,
-        max: usize,
-    ) -> Added {
+    /// Adds `value` while the set holds fewer than `max` values (one search either way),
+    /// stored as `stored()` gives it (called only when the value is new).
+    fn add(&mut self, value: &str, stored: impl FnOnce() -> Rc<str>, max: usize) -> Added {
         let at = match self.find(value) {
             Ok(_) => return Added::Present,
             Err(_) if self.len() >= max => return Added::Full,
             Err(at) => at,
         };
-        let new = share(value);
+        let new = stored();
         self.0 = match std::mem::take(&mut self.0) {
             Repr::Empty => Repr::One(new),
             Repr::One(old) if at == 0 => Repr::Many(vec![new, old]),
@@ -203,7 +193,7 @@ impl StrSet {
         Added::New
     }
 
-    /// `insert_capped` of a shared copy, stored as it is. A set of up to 32 values that holds
+    /// Adds a shared copy, stored as it is, while the set holds fewer than `max` values. A set of up to 32 values that holds
     /// this very `Rc` finds it without comparing bytes: the usual case, when the value comes
     /// from the same cache as the last time the group saw it (agents share long prefixes, so
     /// a search by bytes compares many of them). Equal bytes in another `Rc` are found by
@@ -213,7 +203,7 @@ impl StrSet {
         if values.len() <= 32 && values.iter().any(|v| Rc::ptr_eq(v, value)) {
             return Added::Present;
         }
-        self.insert_capped(value, |_| value.clone(), max)
+        self.add(value, || value.clone(), max)
     }
 
     /// The values in ascending byte order.

@@ -98,11 +98,6 @@ impl Client {
     pub fn label(&self) -> String {
         format!("{}:{}", self.class.name(), self.name)
     }
-
-    /// Whether `text` is this client's label, without building it.
-    pub fn is_label(&self, text: &str) -> bool {
-        text.split_once(':') == Some((self.class.name(), self.name))
-    }
 }
 
 /// Fingerprints in priority order (facts from the clients' own source code).

@@ -95,21 +95,8 @@ pub fn union<T: Ord + Clone>(
     }
 }
 
-/// Inserts `value` unless the set is full; a value already there costs nothing. A new value
-/// is stored as the `Rc` that `share` gives for it.
-pub fn insert_label(
-    set: &mut StrSet,
-    value: &str,
-    share: impl FnOnce(&str) -> Rc<str>,
-    limits: &Limits,
-    tripped: &mut Tripped,
-) {
-    if set.insert_capped(value, share, limits.max_values) == Added::Full {
-        tripped.dropped_values += 1;
-    }
-}
-
-/// `insert_label` of a value that is a shared copy already (stored as it is).
+/// Inserts `value`, a shared copy (stored as it is), unless the set is full; a value already
+/// there costs nothing.
 pub fn insert_rc(set: &mut StrSet, value: &Rc<str>, limits: &Limits, tripped: &mut Tripped) {
     if set.insert_rc(value, limits.max_values) == Added::Full {
         tripped.dropped_values += 1;
@@ -119,7 +106,7 @@ pub fn insert_rc(set: &mut StrSet, value: &Rc<str>, limits: &Limits, tripped: &m
 /// Adds the values of `from` to `into`, up to the cap (sharing `from`'s copies).
 pub fn union_labels(into: &mut StrSet, from: &StrSet, limits: &Limits, tripped: &mut Tripped) {
     for v in from.shared() {
-        insert_label(into, v, |_| v.clone(), limits, tripped);
+        insert_rc(into, v, limits, tripped);
     }
 }
 
@@ -191,12 +178,12 @@ mod tests {
         let mut t = Tripped::default();
         let (mut a, mut b) = (StrSet::new(), StrSet::new());
         for v in ["b", "a", "b", "c"] {
-            insert_label(&mut a, v, |v| Rc::from(v), &limits, &mut t);
+            insert_rc(&mut a, &Rc::from(v), &limits, &mut t);
         }
         assert_eq!(a.iter().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(t.dropped_values, 1);
         for v in ["z", "a"] {
-            insert_label(&mut b, v, |v| Rc::from(v), &limits, &mut t);
+            insert_rc(&mut b, &Rc::from(v), &limits, &mut t);
         }
         union_labels(&mut a, &b, &limits, &mut t);
         assert_eq!(a.iter().collect::<Vec<_>>(), ["a", "b"]);

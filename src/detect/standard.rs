@@ -122,35 +122,34 @@ impl Reasons {
         self.rules |= other.rules;
         self.clients |= other.clients;
     }
-    /// The rule names, then the client classes that counted (`client_<class>`).
     /// Reasons from their bits, as a partial state holds them.
     #[cfg(test)]
     pub fn from_bits(rules: u32, clients: u32) -> Reasons {
         Reasons { rules, clients }
     }
 
-    /// How many names `names` gives.
-    pub fn count(&self) -> usize {
-        Reason::ALL.iter().filter(|r| self.has(**r)).count()
-            + ClientClass::ALL
-                .iter()
-                .filter(|c| self.clients & (1 << (**c as u8)) != 0)
-                .count()
-    }
-
-    pub fn names(&self) -> Vec<String> {
-        let mut v: Vec<String> = Reason::ALL
+    /// The names of the reasons present, in `names`' order, as static text.
+    fn named(&self) -> impl Iterator<Item = &'static str> + '_ {
+        Reason::ALL
             .iter()
             .filter(|r| self.has(**r))
-            .map(|r| r.name().to_string())
-            .collect();
-        v.extend(
-            ClientClass::ALL
-                .iter()
-                .filter(|c| self.clients & (1 << (**c as u8)) != 0)
-                .map(|c| c.reason().to_string()),
-        );
-        v
+            .map(|r| r.name())
+            .chain(
+                ClientClass::ALL
+                    .iter()
+                    .filter(|c| self.clients & (1 << (**c as u8)) != 0)
+                    .map(|c| c.reason()),
+            )
+    }
+
+    /// How many names `names` gives.
+    pub fn count(&self) -> usize {
+        self.named().count()
+    }
+
+    /// The rule names, then the client classes that counted (`client_<class>`).
+    pub fn names(&self) -> Vec<String> {
+        self.named().map(String::from).collect()
     }
 }
 
