@@ -291,10 +291,6 @@ fn list(set: &ByteSet) -> Cell {
     Cell::List(set.iter().map(text).collect())
 }
 
-fn labels(set: &StrSet) -> Cell {
-    Cell::List(set.iter().map(String::from).collect())
-}
-
 fn strings(set: &ValueSet<String>) -> Cell {
     Cell::List(set.iter().cloned().collect())
 }
@@ -326,14 +322,34 @@ fn standard_value_columns<'a>() -> impl Iterator<Item = &'a str> {
     SEED_COLUMNS[2..].iter().chain(&STANDARD_COLUMNS).copied()
 }
 
-fn standard_cells<'k>(row: &Row, keys: &'k [Key]) -> Vec<(&'k str, Cell)> {
+/// `text` with its API keys redacted when `redact` is on (as `redacted` does to a cell).
+fn scrub(text: Cow<'_, str>, redact: bool) -> Cow<'_, str> {
+    if !redact {
+        return text;
+    }
+    match keys::redact(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(r) => Cow::Owned(r),
+    }
+}
+
+/// The cells of a standard row, redacted when `redact` is on (text for text, item for item,
+/// as `redacted` would). Lists are encoded as they are read from the group's sets.
+fn standard_cells<'k>(row: &Row, keys: &'k [Key], redact: bool) -> Vec<(&'k str, Cell)> {
     let g = &row.group;
+    let text = |v: &str| Cell::Text(scrub(Cow::Borrowed(v), redact).into_owned());
+    let labels = |set: &StrSet| Cell::list(set.iter().map(|v| scrub(Cow::Borrowed(v), redact)));
+    let paths = Cell::list(
+        g.endpoint_paths
+            .iter()
+            .map(|p| scrub(String::from_utf8_lossy(p), redact)),
+    );
     let values = [
         Cell::Int(g.requests as i64),
         number(g.total_bytes()),
         Cell::Int(g.sources.len() as i64),
         labels(&g.ai_services),
-        list(&g.endpoint_paths),
+        paths,
         labels(&g.user_agents),
         Cell::Int(i64::from(g.max_suspicion)),
         number(g.first_seen),
@@ -344,14 +360,15 @@ fn standard_cells<'k>(row: &Row, keys: &'k [Key]) -> Vec<(&'k str, Cell)> {
         labels(&g.providers),
         labels(&g.categories),
         labels(&g.clients),
-        Cell::List(g.reasons.names()),
+        // Rule names: no keys in them.
+        Cell::list(g.reasons.named().map(Cow::Borrowed)),
         Cell::Int(i64::from(g.risk_score())),
-        row.allowlisted.clone().map_or(Cell::Null, Cell::Text),
+        row.allowlisted.as_deref().map_or(Cell::Null, text),
     ];
     let mut cells: Vec<(&str, Cell)> = keys
         .iter()
         .zip(&row.keys)
-        .map(|(k, v)| (k.column(), Cell::Text(v.clone())))
+        .map(|(k, v)| (k.column(), text(v)))
         .collect();
     cells.extend(standard_value_columns().zip(values));
     cells
@@ -1116,17 +1133,22 @@ impl Command for AiDetect {
                 let mut reply = stream.then(|| layout.rows());
                 for (_, _, at) in &ranked {
                     let cells = match *at {
-                        Ok(i) => {
-                            standard_cells(&rows[i].take().expect("ranked once"), &params.keys)
-                        }
-                        Err(i) => endpoint_cells(
-                            &endpoint_rows[i].take().expect("ranked once"),
+                        Ok(i) => standard_cells(
+                            &rows[i].take().expect("ranked once"),
                             &params.keys,
+                            *redact,
+                        ),
+                        Err(i) => redacted(
+                            endpoint_cells(
+                                &endpoint_rows[i].take().expect("ranked once"),
+                                &params.keys,
+                            ),
+                            *redact,
                         ),
                     };
                     match &mut reply {
-                        Some(reply) => reply.push(redacted(cells, *redact)),
-                        None => out.records.push(redacted(cells, *redact)),
+                        Some(reply) => reply.push(cells),
+                        None => out.records.push(cells),
                     }
                 }
                 if let Some(reply) = reply {
@@ -1186,9 +1208,9 @@ mod tests {
                 allowlisted: None,
                 group,
             };
-            let from_cells: Vec<(&str, bool)> = standard_cells(&row, &keys)
+            let from_cells: Vec<(&str, bool)> = standard_cells(&row, &keys, false)
                 .iter()
-                .map(|(name, cell)| (*name, matches!(cell, Cell::List(v) if v.len() > 1)))
+                .map(|(name, cell)| (*name, cell.is_multi()))
                 .collect();
             lists += from_cells.iter().filter(|(_, multi)| *multi).count();
             assert_eq!(standard_shape(&row, &keys), from_cells);

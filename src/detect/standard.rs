@@ -129,7 +129,7 @@ impl Reasons {
     }
 
     /// The names of the reasons present, in `names`' order, as static text.
-    fn named(&self) -> impl Iterator<Item = &'static str> + '_ {
+    pub fn named(&self) -> impl Iterator<Item = &'static str> + '_ {
         Reason::ALL
             .iter()
             .filter(|r| self.has(**r))
@@ -975,6 +975,12 @@ impl Groups {
         let g = group_of(&mut self.groups, &mut self.buf, shape, &limits, t, f.weight);
         // The event's own key, not the overflow group that collects the keys past the cap.
         let own_key = t.overflow_events == overflow_before;
+        g.endpoint_paths.prefetch();
+        g.ai_services.prefetch();
+        g.user_agents.prefetch();
+        g.providers.prefetch();
+        g.categories.prefetch();
+        g.clients.prefetch();
         g.requests += f.weight;
         if let Some(b) = f.bytes_total {
             g.bytes.get_or_insert_with(ExactSum::new).add(b);

@@ -466,6 +466,7 @@ impl CsvRows {
                     self.cell(plain.as_bytes(), mv.as_bytes());
                 }
             },
+            Cell::Encoded(e) => self.cell(e.display.as_bytes(), e.mv.as_bytes()),
         }
     }
 
@@ -508,11 +509,57 @@ pub enum Cell {
     Number(f64),
     /// Zero items is a null, one item a plain value, two or more a multivalue field.
     List(Vec<String>),
+    /// A list of two items or more, encoded already (see [`Cell::list`]).
+    Encoded(Encoded),
+}
+
+/// The two cells of a multivalue field, as [`encode_mv`] writes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded {
+    display: String,
+    mv: String,
 }
 
 impl Cell {
-    fn is_multi(&self) -> bool {
-        matches!(self, Cell::List(items) if items.len() > 1)
+    /// Whether the cell is a multivalue field (it has a `__mv_` companion).
+    pub fn is_multi(&self) -> bool {
+        match self {
+            Cell::List(items) => items.len() > 1,
+            Cell::Encoded(_) => true,
+            _ => false,
+        }
+    }
+
+    /// The cell of a list, as `Cell::List` of the same items writes it, encoded as the items
+    /// come: no string per item is kept.
+    pub fn list<'a>(items: impl IntoIterator<Item = Cow<'a, str>>) -> Cell {
+        let mut items = items.into_iter();
+        let Some(first) = items.next() else {
+            return Cell::Null;
+        };
+        let Some(second) = items.next() else {
+            return Cell::Text(first.into_owned());
+        };
+        let mut e = Encoded {
+            display: String::new(),
+            mv: String::new(),
+        };
+        for (i, item) in [first, second].into_iter().chain(items).enumerate() {
+            if i > 0 {
+                e.display.push('\n');
+                e.mv.push(';');
+            }
+            e.display.push_str(&item);
+            e.mv.push('$');
+            for (j, part) in item.split('$').enumerate() {
+                if j > 0 {
+                    e.mv.push_str("$$");
+                }
+                e.mv.push_str(part);
+            }
+            e.mv.push('$');
+        }
+        Cell::Encoded(e)
     }
 }
 
@@ -658,7 +705,8 @@ fn write_row(
     out.clear();
     let mut number = String::new();
     for (c, &has_mv) in multi.iter().enumerate() {
-        let mut mv = String::new();
+        let list;
+        let mut mv = "";
         match row.get(c).unwrap_or(&Cell::Null) {
             Cell::Null => out.push_field(b""),
             Cell::Text(s) => out.push_field(s.as_bytes()),
@@ -674,9 +722,14 @@ fn write_row(
                 _ => {
                     let (plain, m) = encode_mv(items);
                     out.push_field(plain.as_bytes());
-                    mv = m;
+                    list = m;
+                    mv = &list;
                 }
             },
+            Cell::Encoded(e) => {
+                out.push_field(e.display.as_bytes());
+                mv = &e.mv;
+            }
         }
         if has_mv {
             out.push_field(mv.as_bytes());
@@ -940,6 +993,42 @@ mod tests {
         assert!(RecordSet::new().to_csv().is_empty());
         assert_eq!(String::from_utf8(set.into_csv()).unwrap(), csv);
         assert!(RecordSet::new().into_csv().is_empty());
+    }
+
+    #[test]
+    fn an_encoded_list_is_written_as_the_list_of_its_items() {
+        let mut rng = crate::test_rng::Rng(0x11e7_c0de_0000_0007);
+        let pieces = ["a", "$", "$$", "", "é", ",", "\"", "\n", ";", "x y"];
+        for round in 0..400 {
+            let items: Vec<String> = (0..rng.below(5))
+                .map(|_| {
+                    (0..rng.below(4))
+                        .map(|_| pieces[rng.below(pieces.len())])
+                        .collect()
+                })
+                .collect();
+            let listed = Cell::List(items.clone());
+            let encoded = Cell::list(items.iter().map(|i| Cow::Borrowed(i.as_str())));
+            assert_eq!(encoded.is_multi(), listed.is_multi(), "{items:?}");
+            let row = |cell: Cell| vec![("k", Cell::Int(round)), ("v", cell)];
+            let (mut a, mut b) = (RecordSet::new(), RecordSet::new());
+            a.push(row(listed.clone()));
+            b.push(row(encoded.clone()));
+            assert_eq!(a.to_csv(), b.to_csv(), "{items:?}");
+            let (mut la, mut lb) = (Layout::new(), Layout::new());
+            la.observe(&row(listed.clone()));
+            lb.observe(&row(encoded.clone()));
+            let (mut sa, mut sb) = (la.rows(), lb.rows());
+            sa.push(row(listed.clone()));
+            sb.push(row(encoded.clone()));
+            assert_eq!(sa.finish(), sb.finish(), "{items:?}");
+            let (mut ra, mut rb) = (CsvRows::new(&["v"]), CsvRows::new(&["v"]));
+            ra.put(&listed);
+            rb.put(&encoded);
+            ra.end_row();
+            rb.end_row();
+            assert_eq!(ra.finish(), rb.finish(), "{items:?}");
+        }
     }
 
     #[test]
