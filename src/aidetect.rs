@@ -335,9 +335,13 @@ fn scrub(text: Cow<'_, str>, redact: bool) -> Cow<'_, str> {
 
 /// The cells of a standard row, redacted when `redact` is on (text for text, item for item,
 /// as `redacted` would). Lists are encoded as they are read from the group's sets.
-fn standard_cells<'k>(row: &Row, keys: &'k [Key], redact: bool) -> Vec<(&'k str, Cell)> {
+fn standard_cells(row: Row, keys: &[Key], redact: bool) -> Vec<(&str, Cell)> {
     let g = &row.group;
-    let text = |v: &str| Cell::Text(scrub(Cow::Borrowed(v), redact).into_owned());
+    // A text without a key is moved into its cell, not copied.
+    let own = |v: String| match scrub(Cow::Borrowed(&v), redact) {
+        Cow::Borrowed(_) => Cell::Text(v),
+        Cow::Owned(r) => Cell::Text(r),
+    };
     let labels = |set: &StrSet| Cell::list(set.iter().map(|v| scrub(Cow::Borrowed(v), redact)));
     let paths = Cell::list(
         g.endpoint_paths
@@ -363,12 +367,12 @@ fn standard_cells<'k>(row: &Row, keys: &'k [Key], redact: bool) -> Vec<(&'k str,
         // Rule names: no keys in them.
         Cell::list(g.reasons.named().map(Cow::Borrowed)),
         Cell::Int(i64::from(g.risk_score())),
-        row.allowlisted.as_deref().map_or(Cell::Null, text),
+        row.allowlisted.map_or(Cell::Null, own),
     ];
     let mut cells: Vec<(&str, Cell)> = keys
         .iter()
-        .zip(&row.keys)
-        .map(|(k, v)| (k.column(), text(v)))
+        .zip(row.keys)
+        .map(|(k, v)| (k.column(), own(v)))
         .collect();
     cells.extend(standard_value_columns().zip(values));
     cells
@@ -1134,7 +1138,7 @@ impl Command for AiDetect {
                 for (_, _, at) in &ranked {
                     let cells = match *at {
                         Ok(i) => standard_cells(
-                            &rows[i].take().expect("ranked once"),
+                            rows[i].take().expect("ranked once"),
                             &params.keys,
                             *redact,
                         ),
@@ -1208,7 +1212,7 @@ mod tests {
                 allowlisted: None,
                 group,
             };
-            let from_cells: Vec<(&str, bool)> = standard_cells(&row, &keys, false)
+            let from_cells: Vec<(&str, bool)> = standard_cells(row.clone(), &keys, false)
                 .iter()
                 .map(|(name, cell)| (*name, cell.is_multi()))
                 .collect();

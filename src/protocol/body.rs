@@ -401,11 +401,21 @@ pub fn encode_mv<S: AsRef<str>>(items: &[S]) -> (String, String) {
 /// Formats a number as Splunk shows it: integers without a decimal point, other values in
 /// the shortest decimal form that reads back to the same number.
 pub fn format_number(x: f64) -> String {
+    let mut s = String::new();
+    write_number(&mut s, x);
+    s
+}
+
+/// [`format_number`] into `out` (cleared first), which a caller reuses.
+fn write_number(out: &mut String, x: f64) {
+    use std::fmt::Write as _;
+    out.clear();
     if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e17 {
-        format!("{}", x as i64)
+        write!(out, "{}", x as i64)
     } else {
-        format!("{x}")
+        write!(out, "{x}")
     }
+    .expect("writing to a String cannot fail");
 }
 
 /// A CSV body written row by row, for replies with a row per input record: the header is
@@ -715,7 +725,10 @@ fn write_row(
                 write!(number, "{i}").expect("writing to a String cannot fail");
                 out.push_field(number.as_bytes());
             }
-            Cell::Number(x) => out.push_field(format_number(*x).as_bytes()),
+            Cell::Number(x) => {
+                write_number(&mut number, *x);
+                out.push_field(number.as_bytes());
+            }
             Cell::List(items) => match items.len() {
                 0 => out.push_field(b""),
                 1 => out.push_field(items[0].as_bytes()),
