@@ -829,12 +829,79 @@ type GroupKey = (Vec<String>, Option<String>);
 /// table's growth would otherwise hold two copies of them all). A group's key values are
 /// decoded from the index when the groups are emitted: while a search runs, a new group
 /// costs no strings for them.
+///
+/// A key of up to [`KeyBytes::INLINE`] bytes (an address and a user name, the usual key) is
+/// held in its bucket: a lookup compares it there, without a read of another allocation
+/// (with thousands of groups, a wait for memory), and a new group allocates nothing for it.
 #[derive(Debug, Default)]
 struct Table {
-    index: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
+    index: HashMap<KeyBytes, usize, foldhash::fast::RandomState>,
     slots: Vec<Group>,
     /// Key values per group (every key of a search has as many).
     nkeys: usize,
+}
+
+/// An encoded group key (see `Table`): in place when short, else on the heap. Hashed and
+/// compared as its bytes, so the table is searched by a `&[u8]`.
+#[derive(Clone)]
+enum KeyBytes {
+    Inline {
+        len: u8,
+        bytes: [u8; KeyBytes::INLINE],
+    },
+    Heap(Box<[u8]>),
+}
+
+impl KeyBytes {
+    /// 38 bytes: the key and its length fill 40, as a boxed key and its tag do.
+    const INLINE: usize = 38;
+
+    fn new(key: &[u8]) -> KeyBytes {
+        if key.len() <= Self::INLINE {
+            let mut bytes = [0; Self::INLINE];
+            bytes[..key.len()].copy_from_slice(key);
+            KeyBytes::Inline {
+                len: key.len() as u8,
+                bytes,
+            }
+        } else {
+            KeyBytes::Heap(key.into())
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            KeyBytes::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            KeyBytes::Heap(b) => b,
+        }
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for KeyBytes {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl PartialEq for KeyBytes {
+    fn eq(&self, other: &KeyBytes) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for KeyBytes {}
+
+impl std::hash::Hash for KeyBytes {
+    /// As its bytes hash (what `Borrow<[u8]>` requires).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl std::fmt::Debug for KeyBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
 }
 
 impl Table {
@@ -846,7 +913,7 @@ impl Table {
     fn take_keys(&mut self) -> Vec<GroupKey> {
         let mut keys = vec![(Vec::new(), None); self.slots.len()];
         for (encoded, at) in self.index.drain() {
-            keys[at] = decode_key(&encoded, self.nkeys);
+            keys[at] = decode_key(encoded.as_bytes(), self.nkeys);
         }
         keys
     }
@@ -915,7 +982,9 @@ fn group_of<'g>(
                 None => {
                     groups.nkeys = nkeys;
                     groups.slots.push(Group::default());
-                    groups.index.insert(buf.clone(), groups.slots.len() - 1);
+                    groups
+                        .index
+                        .insert(KeyBytes::new(buf), groups.slots.len() - 1);
                     groups.slots.len() - 1
                 }
             }
@@ -1075,7 +1144,7 @@ impl Groups {
         } = self.groups;
         let mut encoded: Vec<&[u8]> = vec![&[]; slots.len()];
         for (key, &at) in &index {
-            encoded[at] = key;
+            encoded[at] = key.as_bytes();
         }
         struct Rank {
             allowlisted: bool,
@@ -1159,6 +1228,33 @@ fn cmp_keys(mut a: &[u8], mut b: &[u8], n: usize) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keys in place and on the heap are found by their bytes, as a table of byte vectors
+    /// finds them, across the length where they switch.
+    #[test]
+    fn table_keys_are_found_by_their_bytes_in_place_or_not() {
+        let mut rng = crate::test_rng::Rng(0x6b65_7962_7974_6573);
+        let mut table: HashMap<KeyBytes, usize, foldhash::fast::RandomState> = HashMap::default();
+        let mut reference: HashMap<Vec<u8>, usize> = HashMap::new();
+        for i in 0..5000 {
+            let len = rng.below(2 * KeyBytes::INLINE + 3);
+            let key: Vec<u8> = (0..len).map(|_| [0, b'a', 0xff][rng.below(3)]).collect();
+            let k = KeyBytes::new(&key);
+            assert_eq!(k.as_bytes(), &key[..]);
+            assert_eq!(
+                matches!(k, KeyBytes::Inline { .. }),
+                len <= KeyBytes::INLINE
+            );
+            assert_eq!(table.get(&key[..]).copied(), reference.get(&key).copied());
+            reference.entry(key.clone()).or_insert(i);
+            table.entry(k).or_insert(i);
+        }
+        assert_eq!(table.len(), reference.len());
+        for (key, at) in &reference {
+            assert_eq!(table.get(&key[..]), Some(at));
+        }
+        assert_eq!(size_of::<KeyBytes>(), 40);
+    }
 
     /// `finish` ranks once, selects, and compares encoded keys; it must give what filtering
     /// the decoded groups and sorting them all with the documented order gives, cut to the
