@@ -39,7 +39,7 @@ OPTIONS:
     --aidetect PATH         the binary to measure (default: build target/release/aidetect)
     --write FILE            also write the report (Markdown) to FILE, e.g. BENCHMARKS.md
     --repeat N              run the contenders N times, in rounds, and keep each one's
-                            fastest run (default 3; --quick 1); splunklib, and any
+                            fastest run (default 5; --quick 1); splunklib, and any
                             contender whose run took over a minute, run once
     --timeout SECONDS       kill a contender still running after this long and fail
                             (default 1800; --quick 300)
@@ -167,7 +167,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         aidetect: None,
         write: None,
         keep_streams: false,
-        repeat: if quick { 1 } else { 3 },
+        repeat: if quick { 1 } else { 5 },
         timeout: if quick { 300 } else { 1800 },
     };
     let mut it = args.iter();
