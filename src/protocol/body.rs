@@ -550,9 +550,12 @@ impl Cell {
         let Some(second) = items.next() else {
             return Cell::Text(first.into_owned());
         };
+        // Room for all items if the rest are as long as the first two: one allocation each.
+        let n = 2 + items.size_hint().0;
+        let guess = (first.len() + second.len()).div_ceil(2) * n + n;
         let mut e = Encoded {
-            display: String::new(),
-            mv: String::new(),
+            display: String::with_capacity(guess),
+            mv: String::with_capacity(guess + 2 * n),
         };
         for (i, item) in [first, second].into_iter().chain(items).enumerate() {
             if i > 0 {
@@ -561,11 +564,10 @@ impl Cell {
             }
             e.display.push_str(&item);
             e.mv.push('$');
-            for (j, part) in item.split('$').enumerate() {
-                if j > 0 {
-                    e.mv.push_str("$$");
-                }
-                e.mv.push_str(part);
+            if item.contains('$') {
+                e.mv.push_str(&item.replace('$', "$$"));
+            } else {
+                e.mv.push_str(&item);
             }
             e.mv.push('$');
         }
