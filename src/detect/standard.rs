@@ -298,6 +298,30 @@ impl Agent {
     }
 }
 
+impl Agent {
+    /// The agent with the shared copy of its client label.
+    fn sharing(mut self, labels: &mut Labels) -> Agent {
+        self.client_label = labels.get(&self.client_label);
+        self
+    }
+}
+
+/// Shared copies of label values, one per value (a few dozen: the catalog's providers and
+/// categories, the client names).
+#[derive(Debug, Default)]
+struct Labels(HashMap<Rc<str>, (), foldhash::fast::RandomState>);
+
+impl Labels {
+    fn get(&mut self, value: &str) -> Rc<str> {
+        if let Some((shared, ())) = self.0.get_key_value(value) {
+            return shared.clone();
+        }
+        let shared: Rc<str> = Rc::from(value);
+        self.0.insert(shared.clone(), ());
+        shared
+    }
+}
+
 /// A raw host value's catalog service, normalised host, and whether it is an IP address
 /// (`None`: not a host at all).
 type HostEntry = Option<(Option<usize>, Rc<str>, bool)>;
@@ -370,6 +394,10 @@ pub struct Scorer {
     /// then those of an API path on a host the catalog does not know.
     service_labels: Vec<Option<(Rc<str>, Rc<str>)>>,
     unlisted_labels: Option<(Rc<str>, Rc<str>)>,
+    /// One shared copy of each provider, category and client label: services share
+    /// providers and agents share clients, and a group finds a label by pointer only when
+    /// every event brings the same copy.
+    labels: Labels,
     shapes: HashMap<Box<[u8]>, Option<PathShape>, foldhash::fast::RandomState>,
     /// Browser events skipped (human use), for the inspector.
     pub browser_events: u64,
@@ -387,6 +415,7 @@ impl Scorer {
             no_agent: None,
             service_labels: Vec::new(),
             unlisted_labels: None,
+            labels: Labels::default(),
             shapes: HashMap::default(),
             browser_events: 0,
         }
@@ -443,7 +472,10 @@ impl Scorer {
     /// The client and labels of a user agent, cached: the agents of API calls repeat.
     fn agent(&mut self, ua: Option<&[u8]>) -> &Agent {
         let Some(ua) = ua else {
-            return self.no_agent.get_or_insert_with(|| Agent::new(None));
+            let labels = &mut self.labels;
+            return self
+                .no_agent
+                .get_or_insert_with(|| Agent::new(None).sharing(labels));
         };
         // Looked up twice when new (once per distinct agent): a borrow of the entry returned
         // from the first lookup would outlive the insert below.
@@ -451,7 +483,8 @@ impl Scorer {
             if self.agents.len() >= CACHE_LIMIT {
                 self.agents.clear();
             }
-            self.agents.insert(ua.to_vec(), Agent::new(Some(ua)));
+            let agent = Agent::new(Some(ua)).sharing(&mut self.labels);
+            self.agents.insert(ua.to_vec(), agent);
         }
         &self.agents[ua]
     }
@@ -468,9 +501,10 @@ impl Scorer {
                 &mut self.service_labels[i]
             }
         };
+        let labels = &mut self.labels;
         slot.get_or_insert_with(|| match service {
-            None => (Rc::from(UNLISTED_PROVIDER), Rc::from(UNLISTED_CATEGORY)),
-            Some((_, s)) => (Rc::from(s.provider.as_str()), Rc::from(s.category.as_str())),
+            None => (labels.get(UNLISTED_PROVIDER), labels.get(UNLISTED_CATEGORY)),
+            Some((_, s)) => (labels.get(&s.provider), labels.get(&s.category)),
         })
         .clone()
     }
@@ -1228,6 +1262,37 @@ fn cmp_keys(mut a: &[u8], mut b: &[u8], n: usize) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two services of one provider and two agents of one client give their events the same
+    /// copy of the label, so that a group that has it finds it by pointer.
+    #[test]
+    fn events_of_one_provider_or_client_share_its_label() {
+        use crate::detect::event::OwnedEvent;
+        let catalog = Catalog::builtin();
+        let allowlist = Allowlist::default();
+        let mut scorer = Scorer::new(1_000_000);
+        let mut score = |host: &str, ua: &str| {
+            let event = OwnedEvent::new()
+                .with(Field::DestHost, host)
+                .with(Field::UriPath, "/v1/chat/completions")
+                .with(Field::HttpMethod, "POST")
+                .with(Field::HttpUserAgent, ua);
+            scorer
+                .score(&event, &catalog, &allowlist)
+                .expect("an AI event")
+                .labels
+        };
+        let a = score("api.openai.com", "OpenAI/Python 1.50.0");
+        let b = score("chatgpt.com", "AsyncOpenAI/Python 1.109.1");
+        assert_eq!(
+            (&*a.provider, &*a.client),
+            ("OpenAI", "ai_sdk:openai-python")
+        );
+        assert!(Rc::ptr_eq(&a.provider, &b.provider), "{a:?} {b:?}");
+        assert!(Rc::ptr_eq(&a.client, &b.client), "{a:?} {b:?}");
+        assert!(!Rc::ptr_eq(&a.agent, &b.agent));
+        assert_ne!(a.category, b.category);
+    }
 
     /// Keys in place and on the heap are found by their bytes, as a table of byte vectors
     /// finds them, across the length where they switch.
