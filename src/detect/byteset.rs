@@ -56,7 +56,11 @@ impl ByteSet {
     /// Starts loading a small set's index and values into the cache (see [`prefetch`]).
     #[inline]
     pub fn prefetch(&self) {
-        prefetch(self.index.as_ptr().cast(), self.index.len() * 8, 256);
+        prefetch(
+            self.index.as_ptr().cast(),
+            size_of_val(self.index.as_slice()),
+            256,
+        );
         prefetch(self.arena.as_ptr(), self.arena.len(), 1024);
     }
 
@@ -242,6 +246,10 @@ impl fmt::Debug for StrSet {
 /// loads overlap and the searches wait about once. A hint only: it changes no result.
 #[inline(always)]
 fn prefetch(at: *const u8, len: usize, max: usize) {
+    // An empty vector's pointer is not an allocation: nothing to load.
+    if len == 0 {
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
@@ -250,7 +258,7 @@ fn prefetch(at: *const u8, len: usize, max: usize) {
         let mut line = start;
         while line < end {
             // SAFETY: a prefetch reads nothing the program sees and never faults, whatever
-            // the address (here lines of a live allocation).
+            // the address (here the lines that hold `len` bytes of a live allocation).
             unsafe { _mm_prefetch::<_MM_HINT_T0>(line as *const i8) };
             line += 64;
         }

@@ -550,9 +550,12 @@ impl Cell {
         let Some(second) = items.next() else {
             return Cell::Text(first.into_owned());
         };
-        // Room for all items if the rest are as long as the first two: one allocation each.
+        // Room for all items if the rest are as long as the first two (up to 64 KiB): one
+        // allocation each for most lists, and never a large one on a guess.
         let n = 2 + items.size_hint().0;
-        let guess = (first.len() + second.len()).div_ceil(2) * n + n;
+        let guess = ((first.len() + second.len()).div_ceil(2) + 1)
+            .saturating_mul(n)
+            .min(1 << 16);
         let mut e = Encoded {
             display: String::with_capacity(guess),
             mv: String::with_capacity(guess + 2 * n),
