@@ -182,7 +182,7 @@ impl StrSet {
     #[inline]
     pub fn prefetch(&self) {
         if let Repr::Many(vs) = &self.0 {
-            prefetch(vs.as_ptr().cast(), vs.len() * size_of::<Rc<str>>(), 512);
+            prefetch(vs.as_ptr().cast(), size_of_val(vs.as_slice()), 512);
         }
     }
 
@@ -212,11 +212,11 @@ impl StrSet {
         Added::New
     }
 
-    /// Adds a shared copy, stored as it is, while the set holds fewer than `max` values. A set of up to 32 values that holds
-    /// this very `Rc` finds it without comparing bytes: the usual case, when the value comes
-    /// from the same cache as the last time the group saw it (agents share long prefixes, so
-    /// a search by bytes compares many of them). Equal bytes in another `Rc` are found by
-    /// the search, as with any value.
+    /// Adds a shared copy, stored as it is, while the set holds fewer than `max` values. A
+    /// set of up to 32 values that holds this very `Rc` finds it without comparing bytes:
+    /// the usual case, when the value comes from the same cache as the last time the group
+    /// saw it (agents share long prefixes, so a search by bytes compares many of them).
+    /// Equal bytes in another `Rc` are found by the search, as with any value.
     pub fn insert_rc(&mut self, value: &Rc<str>, max: usize) -> Added {
         let values = self.values();
         if values.len() <= 32 && values.iter().any(|v| Rc::ptr_eq(v, value)) {

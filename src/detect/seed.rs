@@ -124,6 +124,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 pub fn to_number(text: &[u8]) -> Option<f64> {
     // Bytes, not text: anything but ASCII fails the checks below.
     let b = text.trim_ascii();
+    // The usual numbers (byte counts, epoch times) in one pass; the checks below for the rest.
+    if let Some(x) = fast_decimal(b) {
+        return Some(x);
+    }
     let mut i = 0;
     if matches!(b.first(), Some(b'+' | b'-')) {
         i += 1;
@@ -160,16 +164,15 @@ pub fn to_number(text: &[u8]) -> Option<f64> {
     if i != b.len() {
         return None;
     }
-    fast_decimal(b).or_else(|| {
-        let t = std::str::from_utf8(b).ok()?;
-        t.parse::<f64>().ok().filter(|x| x.is_finite())
-    })
+    let t = std::str::from_utf8(b).ok()?;
+    t.parse::<f64>().ok().filter(|x| x.is_finite())
 }
 
-/// A validated number of at most 15 digits without exponent (epoch times, byte counts), as
-/// `parse` gives it but without the general algorithm: the digits form an integer below
-/// 2^53 and the power of ten is exact, so one IEEE division rounds the exact quotient
-/// correctly, as `parse` does (Clinger's fast path). `None` for the other forms.
+/// An optional sign, then 1 to 15 digits with at most one point among them (`12`, `-0.5`,
+/// `1599171244.277`, `5.`), nothing else; `None` for any other text. As `parse` gives it
+/// but without the general algorithm: the digits form an integer below 2^53 and the power
+/// of ten is exact, so one IEEE division rounds the exact quotient correctly, as `parse`
+/// does (Clinger's fast path).
 fn fast_decimal(b: &[u8]) -> Option<f64> {
     let (negative, digits) = match b {
         [b'-', rest @ ..] => (true, rest),
@@ -179,22 +182,22 @@ fn fast_decimal(b: &[u8]) -> Option<f64> {
     const POW10: [f64; 16] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
     ];
-    let mut mantissa: u64 = 0;
-    let (mut count, mut scale, mut after_point) = (0usize, 0usize, false);
-    for &c in digits {
+    if digits.len() > 16 {
+        return None;
+    }
+    let (mut mantissa, mut point) = (0u64, None);
+    for (i, &c) in digits.iter().enumerate() {
         match c {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + u64::from(c - b'0');
-                count += 1;
-                scale += usize::from(after_point);
-            }
-            b'.' => after_point = true,
-            _ => return None, // an exponent
-        }
-        if count > 15 {
-            return None;
+            b'0'..=b'9' => mantissa = mantissa * 10 + u64::from(c - b'0'),
+            b'.' if point.is_none() => point = Some(i),
+            _ => return None,
         }
     }
+    let count = digits.len() - usize::from(point.is_some());
+    if count == 0 || count > 15 {
+        return None;
+    }
+    let scale = point.map_or(0, |p| digits.len() - p - 1);
     let x = mantissa as f64 / POW10[scale];
     Some(if negative { -x } else { x })
 }
@@ -306,6 +309,38 @@ mod tests {
             fast += usize::from(fast_decimal(text.as_bytes()).is_some());
         }
         assert!(fast > 50_000, "the fast path took {fast}");
+        // Any text the fast path takes (two points, a sign alone, spaces, an exponent: it
+        // must refuse those) reads as `parse` reads it.
+        let alphabet = b"0123456789..+- e";
+        let mut taken = 0;
+        for _ in 0..200_000 {
+            let text: Vec<u8> = (0..rng.below(19))
+                .map(|_| alphabet[rng.below(alphabet.len())])
+                .collect();
+            if let Some(x) = fast_decimal(&text) {
+                taken += 1;
+                let want: f64 = std::str::from_utf8(&text).unwrap().parse().unwrap();
+                assert_eq!(
+                    x.to_bits(),
+                    want.to_bits(),
+                    "{:?}",
+                    String::from_utf8_lossy(&text)
+                );
+            }
+        }
+        assert!(taken > 1000, "{taken}");
+        // Every epoch time of up to 15 digits takes it.
+        for _ in 0..100_000 {
+            let secs = rng.below(4_000_000_000);
+            let ms = rng.below(1000);
+            let text = match rng.below(3) {
+                0 => format!("{secs}"),
+                1 => format!("{secs}.{ms:03}"),
+                _ => format!("{secs}.{ms:03}{:02}", rng.below(100)),
+            };
+            let want: f64 = text.parse().unwrap();
+            assert_eq!(fast_decimal(text.as_bytes()), Some(want), "{text}");
+        }
         for (text, want) in [
             ("1599171244.277", 1_599_171_244.277),
             ("-0", -0.0),

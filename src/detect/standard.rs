@@ -296,9 +296,7 @@ impl Agent {
             client_label: Rc::from(client.label()),
         }
     }
-}
 
-impl Agent {
     /// The agent with the shared copy of its client label.
     fn sharing(mut self, labels: &mut Labels) -> Agent {
         self.client_label = labels.get(&self.client_label);
@@ -309,15 +307,15 @@ impl Agent {
 /// Shared copies of label values, one per value (a few dozen: the catalog's providers and
 /// categories, the client names).
 #[derive(Debug, Default)]
-struct Labels(HashMap<Rc<str>, (), foldhash::fast::RandomState>);
+struct Labels(std::collections::HashSet<Rc<str>, foldhash::fast::RandomState>);
 
 impl Labels {
     fn get(&mut self, value: &str) -> Rc<str> {
-        if let Some((shared, ())) = self.0.get_key_value(value) {
+        if let Some(shared) = self.0.get(value) {
             return shared.clone();
         }
         let shared: Rc<str> = Rc::from(value);
-        self.0.insert(shared.clone(), ());
+        self.0.insert(shared.clone());
         shared
     }
 }
@@ -427,17 +425,18 @@ impl Scorer {
     fn verdict(&mut self, catalog: &Catalog, raw: &[u8]) -> Verdict {
         // Most values are a host as it stands: one look at its bytes says so and rules most
         // out. A host that the filter passes is most likely one seen before: the cache first.
-        let (part, maybe) = match catalog.filter_plain(raw) {
-            Some(maybe) => (raw, maybe),
+        // `exact`: `maybe` is `may_contain`'s answer, not only the filter's.
+        let (part, maybe, exact) = match catalog.filter_plain(raw) {
+            Some(maybe) => (raw, maybe, false),
             None => {
                 let part = host_part(raw);
-                (part, catalog.may_contain(part))
+                (part, catalog.may_contain(part), true)
             }
         };
         if let Some(&slot) = maybe.then(|| self.hosts.get(part)).flatten() {
             return Verdict::Resolved(slot);
         }
-        if !maybe || !catalog.may_contain(part) {
+        if !maybe || (!exact && !catalog.may_contain(part)) {
             return if part.is_empty() {
                 Verdict::Empty
             } else {

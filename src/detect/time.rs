@@ -5,7 +5,7 @@ use super::seed::to_number;
 /// Epoch seconds from `1599171244.277` or `2026-11-27T08:02:11.000+0000` (also with a space,
 /// `Z`, `+01:00`, or no zone = UTC).
 pub fn parse_time(text: &[u8]) -> Option<f64> {
-    if let Some(x) = plain_epoch(text).or_else(|| to_number(text)) {
+    if let Some(x) = to_number(text) {
         return Some(x);
     }
     let s = std::str::from_utf8(text).ok()?.trim();
@@ -54,33 +54,6 @@ pub fn parse_time(text: &[u8]) -> Option<f64> {
     Some((days * 86_400 + h * 3600 + mi * 60 + sec - offset) as f64 + frac)
 }
 
-/// `1599171244.277`, the form `_time` comes in: digits with at most one point, 15 digits at
-/// most, nothing else. What `to_number` gives for it (the digits form an integer below 2^53
-/// and the power of ten is exact, so one division rounds correctly), in one pass; `None`
-/// for any other text, which `to_number` then reads.
-fn plain_epoch(b: &[u8]) -> Option<f64> {
-    const POW10: [f64; 16] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-    ];
-    if b.len() > 16 {
-        return None;
-    }
-    let (mut mantissa, mut point) = (0u64, None);
-    for (i, &c) in b.iter().enumerate() {
-        match c {
-            b'0'..=b'9' => mantissa = mantissa * 10 + u64::from(c - b'0'),
-            b'.' if point.is_none() => point = Some(i),
-            _ => return None,
-        }
-    }
-    let digits = b.len() - usize::from(point.is_some());
-    if digits == 0 || digits > 15 {
-        return None;
-    }
-    let scale = point.map_or(0, |p| b.len() - p - 1);
-    Some(mantissa as f64 / POW10[scale])
-}
-
 /// Days since 1970-01-01 (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -94,42 +67,6 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The one-pass epoch reader gives `to_number`'s answer whenever it answers, and answers
-    /// for every epoch time of up to 15 digits.
-    #[test]
-    fn the_epoch_fast_path_is_to_number() {
-        let mut rng = crate::test_rng::Rng(0x7173_e90c_0000_0015);
-        let alphabet = b"0123456789..+- e";
-        let mut answered = 0;
-        for _ in 0..200_000 {
-            let text: Vec<u8> = (0..rng.below(19))
-                .map(|_| alphabet[rng.below(alphabet.len())])
-                .collect();
-            if let Some(x) = plain_epoch(&text) {
-                answered += 1;
-                assert_eq!(
-                    Some(x),
-                    to_number(&text),
-                    "{:?}",
-                    String::from_utf8_lossy(&text)
-                );
-            }
-        }
-        assert!(answered > 1000, "{answered}");
-        for _ in 0..100_000 {
-            let secs = rng.below(4_000_000_000);
-            let (ms, frac) = (rng.below(1000), rng.below(4));
-            let text = match frac {
-                0 => format!("{secs}"),
-                1 => format!("{secs}.{}", ms / 100),
-                2 => format!("{secs}.{ms:03}"),
-                _ => format!("{secs}.{ms:03}{:02}", rng.below(100)),
-            };
-            let want: f64 = text.parse().expect("a number");
-            assert_eq!(plain_epoch(text.as_bytes()), Some(want), "{text}");
-        }
-    }
 
     #[test]
     fn epoch_and_iso_times() {

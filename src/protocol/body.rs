@@ -378,24 +378,11 @@ fn decode_mv_findall(cell: &[u8]) -> Vec<Cow<'_, [u8]>> {
 /// `__mv_` cell (`$item$;$item$` with `$` doubled).
 pub fn encode_mv<S: AsRef<str>>(items: &[S]) -> (String, String) {
     let bytes: usize = items.iter().map(|s| s.as_ref().len()).sum();
-    let mut display = String::with_capacity(bytes + items.len());
-    let mut mv = String::with_capacity(bytes + 3 * items.len());
-    for (i, item) in items.iter().enumerate() {
-        let item = item.as_ref();
-        if i > 0 {
-            display.push('\n');
-            mv.push(';');
-        }
-        display.push_str(item);
-        mv.push('$');
-        if item.contains('$') {
-            mv.push_str(&item.replace('$', "$$"));
-        } else {
-            mv.push_str(item);
-        }
-        mv.push('$');
+    let mut e = Encoded::with_capacity(bytes + items.len(), bytes + 3 * items.len());
+    for item in items {
+        e.push(item.as_ref());
     }
-    (display, mv)
+    (e.display, e.mv)
 }
 
 /// Formats a number as Splunk shows it: integers without a decimal point, other values in
@@ -523,11 +510,37 @@ pub enum Cell {
     Encoded(Encoded),
 }
 
-/// The two cells of a multivalue field, as [`encode_mv`] writes them.
+/// The two cells of a multivalue field: the items one per line, and the `__mv_` cell
+/// (`$a$;$b$`, a `$` in an item doubled).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Encoded {
     display: String,
     mv: String,
+}
+
+impl Encoded {
+    fn with_capacity(display: usize, mv: usize) -> Encoded {
+        Encoded {
+            display: String::with_capacity(display),
+            mv: String::with_capacity(mv),
+        }
+    }
+
+    /// Adds the next item (the `__mv_` cell is empty only before the first).
+    fn push(&mut self, item: &str) {
+        if !self.mv.is_empty() {
+            self.display.push('\n');
+            self.mv.push(';');
+        }
+        self.display.push_str(item);
+        self.mv.push('$');
+        if item.contains('$') {
+            self.mv.push_str(&item.replace('$', "$$"));
+        } else {
+            self.mv.push_str(item);
+        }
+        self.mv.push('$');
+    }
 }
 
 impl Cell {
@@ -556,23 +569,9 @@ impl Cell {
         let guess = ((first.len() + second.len()).div_ceil(2) + 1)
             .saturating_mul(n)
             .min(1 << 16);
-        let mut e = Encoded {
-            display: String::with_capacity(guess),
-            mv: String::with_capacity(guess + 2 * n),
-        };
-        for (i, item) in [first, second].into_iter().chain(items).enumerate() {
-            if i > 0 {
-                e.display.push('\n');
-                e.mv.push(';');
-            }
-            e.display.push_str(&item);
-            e.mv.push('$');
-            if item.contains('$') {
-                e.mv.push_str(&item.replace('$', "$$"));
-            } else {
-                e.mv.push_str(&item);
-            }
-            e.mv.push('$');
+        let mut e = Encoded::with_capacity(guess, guess + 2 * n);
+        for item in [first, second].into_iter().chain(items) {
+            e.push(&item);
         }
         Cell::Encoded(e)
     }
