@@ -268,7 +268,7 @@ impl RecordEvent<'_> {
 }
 
 impl Event for RecordEvent<'_> {
-    #[inline]
+    #[inline(always)]
     fn first(&self, field: Field) -> Option<Cow<'_, [u8]>> {
         self.record.first_in(*self.columns.get(field.index())?)
     }
@@ -369,11 +369,8 @@ fn standard_cells(row: Row, keys: &[Key], redact: bool) -> Vec<(&str, Cell)> {
         Cell::Int(i64::from(g.risk_score())),
         row.allowlisted.map_or(Cell::Null, own),
     ];
-    let mut cells: Vec<(&str, Cell)> = keys
-        .iter()
-        .zip(row.keys)
-        .map(|(k, v)| (k.column(), own(v)))
-        .collect();
+    let mut cells: Vec<(&str, Cell)> = Vec::with_capacity(keys.len() + values.len());
+    cells.extend(keys.iter().zip(row.keys).map(|(k, v)| (k.column(), own(v))));
     cells.extend(standard_value_columns().zip(values));
     cells
 }

@@ -236,7 +236,7 @@ impl Field {
     }
 
     /// A dense index: the known fields first, then the extras.
-    #[inline]
+    #[inline(always)]
     pub fn index(self) -> usize {
         match self {
             Field::DestHost => 0,
@@ -329,8 +329,16 @@ pub fn weight<E: Event>(event: &E) -> u64 {
 }
 
 /// `coalesce(a, b)`: the first of the fields that is not null.
+///
+/// Inlined: callers pass a short constant list, which then unrolls into one read per field.
+#[inline(always)]
 pub fn coalesce<'e, E: Event>(event: &'e E, fields: &[Field]) -> Option<Cow<'e, [u8]>> {
-    fields.iter().find_map(|&f| event.first(f))
+    for &f in fields {
+        if let Some(v) = event.first(f) {
+            return Some(v);
+        }
+    }
+    None
 }
 
 /// A simple owned event, for tests, the demo and file input.

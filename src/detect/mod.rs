@@ -14,6 +14,8 @@ pub mod partial;
 pub mod paths;
 pub mod seed;
 pub mod set;
+#[cfg(target_arch = "x86_64")]
+pub mod simd;
 pub mod standard;
 pub mod sum;
 pub mod time;

@@ -109,13 +109,13 @@ pub fn shape_candidate(path: &[u8]) -> Option<&[u8]> {
         return None;
     }
     #[cfg(target_arch = "x86_64")]
-    if path.len() >= 16 {
-        return candidate_blocks(path);
-    }
+    return candidate_blocks(path);
+    #[cfg(not(target_arch = "x86_64"))]
     candidate_bytes(path)
 }
 
 /// `shape_candidate` a byte at a time.
+#[cfg(any(test, not(target_arch = "x86_64")))]
 fn candidate_bytes(path: &[u8]) -> Option<&[u8]> {
     let mut maybe = false;
     for (i, &b) in path.iter().enumerate() {
@@ -129,39 +129,58 @@ fn candidate_bytes(path: &[u8]) -> Option<&[u8]> {
     maybe.then_some(path)
 }
 
-/// `shape_candidate` 16 bytes at a time (a path of 16 bytes or more): each block gives the
-/// positions of `?` `#`, `:` and `/` at once, and only the slashes are looked at one by one.
-/// The last block ends at the path's end (it may overlap the one before; bytes already seen
-/// are masked off), so no read passes the path.
+/// `shape_candidate` 16 bytes at a time: each block gives the positions of `?` `#`, `:`,
+/// `/` and of the letters an anchor starts with at once, and only a slash before such a
+/// letter is looked at further. A path shorter than 16 bytes is one block, after zeros
+/// (which match nothing); the last block of a longer one ends at the path's end (it may
+/// overlap the one before; bytes already seen are masked off), so no read passes the path.
 #[cfg(target_arch = "x86_64")]
 fn candidate_blocks(path: &[u8]) -> Option<&[u8]> {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
-    };
+    use super::simd::{load_short, load16};
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
     let n = path.len();
-    debug_assert!(n >= 16);
     let mut maybe = false;
     // Bytes before `seen` are done.
     let mut seen = 0;
-    while seen < n {
-        let at = seen.min(n - 16);
-        // SAFETY: `at + 16 <= n`, so the load reads inside `path`; SSE2 is part of x86_64.
-        let (cut, colon, slash) = unsafe {
-            let v = _mm_loadu_si128(path.as_ptr().add(at).cast::<__m128i>());
+    loop {
+        // The block's 16 bytes end at `end`: its byte k is the path's `first + k`.
+        let end = (seen + 16).min(n);
+        let first = end as isize - 16;
+        let v = if n >= 16 {
+            load16(&path[end - 16..end])
+        } else {
+            load_short(path)
+        };
+        // SAFETY: SSE2 is part of x86_64.
+        let (cut, colon, slash, initial) = unsafe {
             let eq = |b: u8| _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8))) as u32;
-            (eq(b'?') | eq(b'#'), eq(b':'), eq(b'/'))
+            let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+            let is = |b: u8| _mm_cmpeq_epi8(folded, _mm_set1_epi8(b as i8));
+            let initial = _mm_or_si128(
+                _mm_or_si128(is(b'v'), is(b'c')),
+                _mm_or_si128(is(b'm'), is(b'a')),
+            );
+            (
+                eq(b'?') | eq(b'#'),
+                eq(b':'),
+                eq(b'/'),
+                _mm_movemask_epi8(initial) as u32,
+            )
         };
         // The bytes of this block not seen yet, up to the first `?` or `#` among them.
-        let fresh = !0u32 << (seen - at);
+        let fresh = !0u32 << (seen as isize - first);
         let cut = cut & fresh;
         let live = fresh & cut.wrapping_sub(1) & !cut;
         if !maybe {
             if colon & live != 0 {
                 maybe = true;
             } else {
-                let mut s = slash & live;
+                // A slash before a letter an anchor starts with (the block's last byte: the
+                // letter is in the next block, so it is looked at too).
+                let mut s = slash & live & (initial >> 1 | 1 << 15);
                 while s != 0 {
-                    if anchored_at(path, at + s.trailing_zeros() as usize + 1) {
+                    let at = first + s.trailing_zeros() as isize + 1;
+                    if anchored_at(path, at as usize) {
                         maybe = true;
                         break;
                     }
@@ -170,12 +189,14 @@ fn candidate_blocks(path: &[u8]) -> Option<&[u8]> {
             }
         }
         if cut != 0 {
-            let end = at + cut.trailing_zeros() as usize;
-            return maybe.then(|| &path[..end]);
+            let at = first + cut.trailing_zeros() as isize;
+            return maybe.then(|| &path[..at as usize]);
         }
-        seen = at + 16;
+        if end == n {
+            return maybe.then_some(path);
+        }
+        seen = end;
     }
-    maybe.then_some(path)
 }
 
 /// The shape of a request path (the query string, if any, is ignored).
@@ -345,12 +366,12 @@ mod tests {
                 path.extend_from_slice(parts[rng.below(parts.len())]);
             }
             rng.next();
-            assert_eq!(
-                shape_candidate(&path).map(<[u8]>::to_vec),
-                plain(&path),
-                "{:?}",
-                String::from_utf8_lossy(&path)
-            );
+            let want = plain(&path);
+            let text = String::from_utf8_lossy(&path);
+            assert_eq!(shape_candidate(&path).map(<[u8]>::to_vec), want, "{text:?}");
+            if path.starts_with(b"/") {
+                assert_eq!(candidate_bytes(&path).map(<[u8]>::to_vec), want, "{text:?}");
+            }
         }
     }
 

@@ -427,6 +427,13 @@ impl Scorer {
         // out. A host that the filter passes is most likely one seen before: the cache first.
         // `exact`: `maybe` is `may_contain`'s answer, not only the filter's.
         let (part, maybe, exact) = match catalog.filter_plain(raw) {
+            // Not listed, and (as `filter_plain` took it) not empty, without a `:` and ending
+            // with a letter: then only a leading `[` makes it an address.
+            Some(false) => {
+                let address = raw.first() == Some(&b'[');
+                debug_assert_eq!(address, is_address_bytes(raw), "{raw:?}");
+                return Verdict::Unlisted(address);
+            }
             Some(maybe) => (raw, maybe, false),
             None => {
                 let part = host_part(raw);

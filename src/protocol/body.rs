@@ -251,20 +251,35 @@ impl<'r> Record<'r> {
     }
 
     /// `first` of the field in `columns` (from [`Fields::columns`] of this body).
-    #[inline]
+    ///
+    /// Inlined into its callers, which name the field: most cells have one value, so the
+    /// `__mv_` cell is empty and the rest of the work is out of line.
+    #[inline(always)]
     pub fn first_in(&self, columns: Columns) -> Option<Cow<'r, [u8]>> {
-        let cell = |c: u32| {
-            self.row
-                .get(self.body, c as usize)
-                .filter(|v| !v.is_empty())
-        };
-        if columns.mv != u32::MAX
-            && let Some(mv) = cell(columns.mv)
-            && let Some(listed) = first_listed(mv)
-        {
-            return listed;
+        match self.cell_at(columns.mv) {
+            Some(mv) => self.first_listed_or(mv, columns.value),
+            None => self.cell_at(columns.value).map(Cow::Borrowed),
         }
-        cell(columns.value).map(Cow::Borrowed)
+    }
+
+    /// The cell in column `c` when it is not empty (`Columns::ABSENT`'s `u32::MAX` is no
+    /// column of any row).
+    #[inline(always)]
+    fn cell_at(&self, c: u32) -> Option<&'r [u8]> {
+        self.row
+            .get(self.body, c as usize)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// `first_in` of a field whose `__mv_` cell is set. Out of line: most fields have one
+    /// value.
+    #[cold]
+    #[inline(never)]
+    fn first_listed_or(&self, mv: &'r [u8], value: u32) -> Option<Cow<'r, [u8]>> {
+        match first_listed(mv) {
+            Some(listed) => listed,
+            None => self.cell_at(value).map(Cow::Borrowed),
+        }
     }
 
     /// `get` by name; `Null` when the chunk has no such field.
@@ -849,10 +864,14 @@ impl StreamedRows {
                 continue;
             };
             next = col + 1;
+            // Cells come in the layout's order, most often with none missing between: then
+            // each is pushed (no `Null` is written first and replaced).
             if self.row.len() <= col {
-                self.row.resize(col + 1, Cell::Null);
+                self.row.resize(col, Cell::Null);
+                self.row.push(cell);
+            } else {
+                self.row[col] = cell;
             }
-            self.row[col] = cell;
         }
         write_row(w, &mut self.out, &layout.multi, &self.row);
     }
