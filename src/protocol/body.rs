@@ -549,7 +549,7 @@ impl Encoded {
         }
         self.display.push_str(item);
         self.mv.push('$');
-        if item.contains('$') {
+        if memchr::memchr(b'$', item.as_bytes()).is_some() {
             self.mv.push_str(&item.replace('$', "$$"));
         } else {
             self.mv.push_str(item);
@@ -697,78 +697,118 @@ impl RecordSet {
             return Vec::new();
         };
         let mut w = csv_writer(&self.columns, &multi);
-        let mut out = csv::ByteRecord::new();
+        let mut number = String::new();
         for row in std::iter::once(first).chain(rows) {
-            write_row(&mut w, &mut out, &multi, row.borrow());
+            write_row(&mut w, &mut number, &multi, row.borrow());
         }
-        w.into_inner().expect("writing to a Vec cannot fail")
+        w.into_bytes()
+    }
+}
+
+/// CSV records into bytes, as the `csv` crate's writer puts them with `\n` line ends
+/// and its default quoting (the tests compare the two on random records): a field is
+/// quoted when it holds `"`, `,`, `\r` or `\n`, a quote inside is doubled, and a record
+/// that would be an empty line (no field, or one empty field) is written as `""`. Straight
+/// into the output: no record or buffer of the writer's own in between.
+#[derive(Debug, Default)]
+struct CsvOut {
+    bytes: Vec<u8>,
+    /// Where the current record starts, and whether it has a field yet.
+    record_start: usize,
+    started: bool,
+}
+
+/// Whether a field holds a byte that makes it quoted: `"`, `,`, `\r` or `\n`.
+fn needs_quotes(f: &[u8]) -> bool {
+    memchr::memchr3(b'"', b',', b'\n', f).is_some() || memchr::memchr(b'\r', f).is_some()
+}
+
+impl CsvOut {
+    fn field(&mut self, f: &[u8]) {
+        if self.started {
+            self.bytes.push(b',');
+        }
+        self.started = true;
+        if !needs_quotes(f) {
+            self.bytes.extend_from_slice(f);
+            return;
+        }
+        self.bytes.push(b'"');
+        let mut rest = f;
+        while let Some(q) = memchr::memchr(b'"', rest) {
+            self.bytes.extend_from_slice(&rest[..=q]);
+            self.bytes.push(b'"');
+            rest = &rest[q + 1..];
+        }
+        self.bytes.extend_from_slice(rest);
+        self.bytes.push(b'"');
+    }
+
+    fn end_record(&mut self) {
+        if self.bytes.len() == self.record_start {
+            self.bytes.extend_from_slice(b"\"\"");
+        }
+        self.bytes.push(b'\n');
+        self.record_start = self.bytes.len();
+        self.started = false;
+    }
+
+    fn into_bytes(self) -> Vec<u8> {
+        self.bytes
     }
 }
 
 /// A CSV writer with the header of `columns` written (`__mv_` companions where `multi`).
-fn csv_writer(columns: &[String], multi: &[bool]) -> csv::Writer<Vec<u8>> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    let mut header = csv::StringRecord::new();
+fn csv_writer(columns: &[String], multi: &[bool]) -> CsvOut {
+    let mut w = CsvOut::default();
     for (c, name) in columns.iter().enumerate() {
-        header.push_field(name);
+        w.field(name.as_bytes());
         if multi[c] {
-            header.push_field(&format!("__mv_{name}"));
+            w.field(format!("__mv_{name}").as_bytes());
         }
     }
-    w.write_record(&header)
-        .expect("writing to a Vec cannot fail");
+    w.end_record();
     w
 }
 
-/// Writes one row of cells by column (`out` is a reused record). The record is written
-/// whole: the writer copies a field that needs no quotes as it is.
-fn write_row(
-    w: &mut csv::Writer<Vec<u8>>,
-    out: &mut csv::ByteRecord,
-    multi: &[bool],
-    row: &[Cell],
-) {
+/// Writes one row of cells by column (`number` is a reused buffer).
+fn write_row(w: &mut CsvOut, number: &mut String, multi: &[bool], row: &[Cell]) {
     use std::fmt::Write as _;
-    out.clear();
-    let mut number = String::new();
     for (c, &has_mv) in multi.iter().enumerate() {
         let list;
         let mut mv = "";
         match row.get(c).unwrap_or(&Cell::Null) {
-            Cell::Null => out.push_field(b""),
-            Cell::Text(s) => out.push_field(s.as_bytes()),
+            Cell::Null => w.field(b""),
+            Cell::Text(s) => w.field(s.as_bytes()),
             Cell::Int(i) => {
                 number.clear();
                 write!(number, "{i}").expect("writing to a String cannot fail");
-                out.push_field(number.as_bytes());
+                w.field(number.as_bytes());
             }
             Cell::Number(x) => {
-                write_number(&mut number, *x);
-                out.push_field(number.as_bytes());
+                write_number(number, *x);
+                w.field(number.as_bytes());
             }
             Cell::List(items) => match items.len() {
-                0 => out.push_field(b""),
-                1 => out.push_field(items[0].as_bytes()),
+                0 => w.field(b""),
+                1 => w.field(items[0].as_bytes()),
                 _ => {
                     let (plain, m) = encode_mv(items);
-                    out.push_field(plain.as_bytes());
+                    w.field(plain.as_bytes());
                     list = m;
                     mv = &list;
                 }
             },
             Cell::Encoded(e) => {
-                out.push_field(e.display.as_bytes());
+                w.field(e.display.as_bytes());
                 mv = &e.mv;
             }
         }
         if has_mv {
-            out.push_field(mv.as_bytes());
+            w.field(mv.as_bytes());
         }
     }
-    w.write_byte_record(out)
-        .expect("writing to a Vec cannot fail");
+    w.end_record();
 }
 
 /// The header of a reply that is written row by row, as [`RecordSet`] would write it:
@@ -833,7 +873,7 @@ impl Layout {
         StreamedRows {
             layout: self,
             w: None,
-            out: csv::ByteRecord::new(),
+            number: String::new(),
             row: Vec::new(),
         }
     }
@@ -843,8 +883,8 @@ impl Layout {
 #[derive(Debug)]
 pub struct StreamedRows {
     layout: Layout,
-    w: Option<csv::Writer<Vec<u8>>>,
-    out: csv::ByteRecord,
+    w: Option<CsvOut>,
+    number: String,
     row: Vec<Cell>,
 }
 
@@ -873,14 +913,12 @@ impl StreamedRows {
                 self.row[col] = cell;
             }
         }
-        write_row(w, &mut self.out, &layout.multi, &self.row);
+        write_row(w, &mut self.number, &layout.multi, &self.row);
     }
 
     /// The CSV bytes; empty when no row was written.
     pub fn finish(self) -> Vec<u8> {
-        self.w.map_or_else(Vec::new, |w| {
-            w.into_inner().expect("writing to a Vec cannot fail")
-        })
+        self.w.map_or_else(Vec::new, CsvOut::into_bytes)
     }
 }
 
@@ -911,6 +949,55 @@ mod tests {
         ];
         for (cell, want) in table {
             assert_eq!(decoded(cell), *want, "cell {cell:?}");
+        }
+    }
+
+    /// `CsvOut` writes what the `csv` crate writes, record for record: quoting, doubled
+    /// quotes, and the records that would be empty lines.
+    #[test]
+    fn csv_out_writes_what_the_csv_crate_writes() {
+        let alphabet: &[&[u8]] = &[
+            b"",
+            b"a",
+            b"\"",
+            b",",
+            b"\r",
+            b"\n",
+            b" ",
+            b"$",
+            b"\xc3\xa9",
+            b"#",
+        ];
+        let mut rng = crate::test_rng::Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..2_000 {
+            let records: Vec<Vec<Vec<u8>>> = (0..rng.below(4))
+                .map(|_| {
+                    (0..rng.below(4))
+                        .map(|_| {
+                            (0..rng.below(4))
+                                .flat_map(|_| alphabet[rng.below(alphabet.len())].to_vec())
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut want = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .flexible(true)
+                .from_writer(Vec::new());
+            let mut got = CsvOut::default();
+            for r in &records {
+                want.write_record(r).unwrap();
+                for f in r {
+                    got.field(f);
+                }
+                got.end_record();
+            }
+            assert_eq!(
+                String::from_utf8_lossy(&got.into_bytes()),
+                String::from_utf8_lossy(&want.into_inner().unwrap()),
+                "{records:?}"
+            );
         }
     }
 
