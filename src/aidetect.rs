@@ -342,11 +342,17 @@ fn standard_cells(row: Row, keys: &[Key], redact: bool) -> Vec<(&str, Cell)> {
         Cow::Borrowed(_) => Cell::Text(v),
         Cow::Owned(r) => Cell::Text(r),
     };
-    let labels = |set: &StrSet| Cell::list(set.iter().map(|v| scrub(Cow::Borrowed(v), redact)));
+    let labels = |set: &StrSet| {
+        Cell::list(
+            set.iter().map(|v| scrub(Cow::Borrowed(v), redact)),
+            set.bytes(),
+        )
+    };
     let paths = Cell::list(
         g.endpoint_paths
             .iter()
             .map(|p| scrub(String::from_utf8_lossy(p), redact)),
+        g.endpoint_paths.bytes(),
     );
     let values = [
         Cell::Int(g.requests as i64),
@@ -365,7 +371,7 @@ fn standard_cells(row: Row, keys: &[Key], redact: bool) -> Vec<(&str, Cell)> {
         labels(&g.categories),
         labels(&g.clients),
         // Rule names: no keys in them.
-        Cell::list(g.reasons.named().map(Cow::Borrowed)),
+        Cell::list(g.reasons.named().map(Cow::Borrowed), 20 * g.reasons.count()),
         Cell::Int(i64::from(g.risk_score())),
         row.allowlisted.map_or(Cell::Null, own),
     ];

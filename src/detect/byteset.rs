@@ -36,6 +36,11 @@ impl ByteSet {
         self.index.len()
     }
 
+    /// The values' total length in bytes.
+    pub fn bytes(&self) -> usize {
+        self.arena.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
     }
@@ -163,6 +168,11 @@ impl StrSet {
 
     pub fn len(&self) -> usize {
         self.values().len()
+    }
+
+    /// The values' total length in bytes.
+    pub fn bytes(&self) -> usize {
+        self.values().iter().map(|v| v.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -411,13 +411,34 @@ pub fn format_number(x: f64) -> String {
 /// [`format_number`] into `out` (cleared first), which a caller reuses.
 fn write_number(out: &mut String, x: f64) {
     use std::fmt::Write as _;
-    out.clear();
     if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e17 {
-        write!(out, "{}", x as i64)
+        write_int(out, x as i64);
     } else {
-        write!(out, "{x}")
+        out.clear();
+        write!(out, "{x}").expect("writing to a String cannot fail");
     }
-    .expect("writing to a String cannot fail");
+}
+
+/// `i` in decimal into `out` (cleared first), as `{i}` writes it: a reply has a few
+/// integers a row, and the formatting machinery costs more than the digits.
+fn write_int(out: &mut String, i: i64) {
+    out.clear();
+    // `u64::MAX` has 20 digits.
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = i.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
 }
 
 /// A CSV body written row by row, for replies with a row per input record: the header is
@@ -569,8 +590,9 @@ impl Cell {
     }
 
     /// The cell of a list, as `Cell::List` of the same items writes it, encoded as the items
-    /// come: no string per item is kept.
-    pub fn list<'a>(items: impl IntoIterator<Item = Cow<'a, str>>) -> Cell {
+    /// come: no string per item is kept. `bytes` is the items' total length (or a guess):
+    /// the two cells are sized from it, so a list that long takes one allocation each.
+    pub fn list<'a>(items: impl IntoIterator<Item = Cow<'a, str>>, bytes: usize) -> Cell {
         let mut items = items.into_iter();
         let Some(first) = items.next() else {
             return Cell::Null;
@@ -578,13 +600,8 @@ impl Cell {
         let Some(second) = items.next() else {
             return Cell::Text(first.into_owned());
         };
-        // Room for all items if the rest are as long as the first two (up to 64 KiB): one
-        // allocation each for most lists, and never a large one on a guess.
         let n = 2 + items.size_hint().0;
-        let guess = ((first.len() + second.len()).div_ceil(2) + 1)
-            .saturating_mul(n)
-            .min(1 << 16);
-        let mut e = Encoded::with_capacity(guess, guess + 2 * n);
+        let mut e = Encoded::with_capacity(bytes + n, bytes + 3 * n);
         for item in [first, second].into_iter().chain(items) {
             e.push(&item);
         }
@@ -773,7 +790,6 @@ fn csv_writer(columns: &[String], multi: &[bool]) -> CsvOut {
 
 /// Writes one row of cells by column (`number` is a reused buffer).
 fn write_row(w: &mut CsvOut, number: &mut String, multi: &[bool], row: &[Cell]) {
-    use std::fmt::Write as _;
     for (c, &has_mv) in multi.iter().enumerate() {
         let list;
         let mut mv = "";
@@ -781,8 +797,7 @@ fn write_row(w: &mut CsvOut, number: &mut String, multi: &[bool], row: &[Cell]) 
             Cell::Null => w.field(b""),
             Cell::Text(s) => w.field(s.as_bytes()),
             Cell::Int(i) => {
-                number.clear();
-                write!(number, "{i}").expect("writing to a String cannot fail");
+                write_int(number, *i);
                 w.field(number.as_bytes());
             }
             Cell::Number(x) => {
@@ -1002,6 +1017,37 @@ mod tests {
     }
 
     #[test]
+    fn integers_are_written_as_rust_formats_them() {
+        let mut rng = crate::test_rng::Rng(0x2545_f491_4f6c_dd1d);
+        let mut out = String::from("stale");
+        let edges = [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            99,
+            100,
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+        ];
+        for i in edges.into_iter().chain((0..10_000).map(|_| {
+            // Every magnitude: a random value shifted right by 0..63 bits, either sign.
+            let v = (rng.next() >> rng.below(64)) as i64;
+            if rng.below(2) == 0 {
+                v
+            } else {
+                v.wrapping_neg()
+            }
+        })) {
+            write_int(&mut out, i);
+            assert_eq!(out, i.to_string());
+        }
+    }
+
+    #[test]
     fn mv_encoding_round_trips_through_decoding() {
         let lists: &[&[&str]] = &[
             &["a", "b"],
@@ -1131,7 +1177,8 @@ mod tests {
                 })
                 .collect();
             let listed = Cell::List(items.clone());
-            let encoded = Cell::list(items.iter().map(|i| Cow::Borrowed(i.as_str())));
+            let bytes = items.iter().map(String::len).sum::<usize>() + rng.below(3);
+            let encoded = Cell::list(items.iter().map(|i| Cow::Borrowed(i.as_str())), bytes);
             assert_eq!(encoded.is_multi(), listed.is_multi(), "{items:?}");
             let row = |cell: Cell| vec![("k", Cell::Int(round)), ("v", cell)];
             let (mut a, mut b) = (RecordSet::new(), RecordSet::new());
