@@ -63,41 +63,108 @@ const GOOGLE: &[&str] = &[
     "/v1internal:",
 ];
 
-/// Every needle holds `:` or one of these after a `/` (checked in `tests`), so a path without
-/// any of them is ruled out in one cheap pass.
-const ANCHORS: [&[u8]; 5] = [b"v1", b"chat/", b"model/", b"voices/", b"api/paas/"];
+/// Every needle holds one of these after a `/`, or one of `AFTER_COLON` after a `:`
+/// (checked in `tests`), so a path without any of them is ruled out in one cheap pass. A
+/// `/v1/` counts only before one of `AFTER_V1`: `/v1/` starts many other APIs' paths
+/// (OpenTelemetry's `/v1/traces`, say), which would all go on to the needle search.
+const ANCHORS: [&[u8]; 5] = [b"v1/", b"v1internal:", b"chat/", b"model/", b"voices/"];
+const ANCHOR_PAAS: &[u8] = b"api/paas/";
+/// The first three letters after `/v1/` in the needles that have it (two would also let
+/// `/v1/metrics` through, as `/v1/messages`).
+const AFTER_V1: [&[u8]; 15] = [
+    b"cha", b"res", b"rea", b"com", b"emb", b"ima", b"aud", b"ass", b"thr", b"bat", b"fin", b"mes",
+    b"voi", b"tex", b"spe",
+];
+/// `AFTER_V1` and `AFTER_COLON` as numbers, to compare a path's next letters with all of
+/// them at once: three (or two) bytes, each `| 0x20` (which maps a letter, and only a
+/// letter, to its lowercase: the lists hold letters only).
+const AFTER_V1_KEYS: [u32; 15] = keys(&AFTER_V1);
+const AFTER_COLON_KEYS: [u32; 5] = keys(&AFTER_COLON);
+
+const fn keys<const N: usize>(list: &[&[u8]; N]) -> [u32; N] {
+    let mut out = [0; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = key(list[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The bytes of `text` (at most 4), each `| 0x20`, as a number.
+const fn key(text: &[u8]) -> u32 {
+    let mut k = 0;
+    let mut i = 0;
+    while i < text.len() {
+        k = k << 8 | (text[i] | 0x20) as u32;
+        i += 1;
+    }
+    k
+}
+
+/// Whether `rest` starts with one of the letter groups of `keys` (each `len` letters long).
+#[inline(always)]
+fn starts_with_key(rest: &[u8], len: usize, keys: &[u32]) -> bool {
+    rest.get(..len).is_some_and(|head| {
+        let k = key(head);
+        // No early exit: a few compares, done together.
+        keys.iter().fold(false, |hit, &x| hit | (x == k))
+    })
+}
+
+/// The first two letters after the `:` of the Google needles (a `:` elsewhere, as in a
+/// wiki's `/wiki/Special:Search`, is not a candidate).
+const AFTER_COLON: [&[u8]; 5] = [b"ge", b"st", b"em", b"ba", b"ra"];
+
+/// `text` starts with `a`, ASCII case ignored.
+#[inline(always)]
+fn starts_folded(text: &[u8], a: &[u8]) -> bool {
+    text.get(..a.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(a))
+}
 
 /// The plain definition of the cheap test (the tests check `shape_candidate` against it).
 #[cfg(test)]
 fn may_have_needle(path: &[u8]) -> bool {
-    (0..path.len()).any(|i| match path[i] {
-        b':' => true,
-        b'/' => ANCHORS.iter().any(|a| {
-            path.get(i + 1..i + 1 + a.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(a))
-        }),
-        _ => false,
+    let any = |list: &[&[u8]], rest: &[u8]| list.iter().any(|a| starts_folded(rest, a));
+    (0..path.len()).any(|i| {
+        let rest = &path[i + 1..];
+        match path[i] {
+            b':' => any(&AFTER_COLON, rest),
+            b'/' => {
+                let v1 = starts_folded(rest, b"v1/") && any(&AFTER_V1, &rest[3..]);
+                v1 || any(&ANCHORS[1..], rest) || starts_folded(rest, ANCHOR_PAAS)
+            }
+            _ => false,
+        }
     })
 }
 
-/// One of `ANCHORS` starts at `at` (ASCII case ignored). The first letter picks the anchors
-/// to compare: `x | 0x20` is `v` only for `v` and `V`, and so on.
+/// One of the anchors starts at `at` (ASCII case ignored), after a `/`. The first letter
+/// picks the anchors to compare: `x | 0x20` is `v` only for `v` and `V`, and so on.
 #[inline(always)]
 fn anchored_at(path: &[u8], at: usize) -> bool {
     let Some(rest) = path.get(at..) else {
         return false;
     };
-    let is = |a: &[u8]| {
-        rest.get(..a.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(a))
-    };
     match rest.first().map(|b| b | 0x20) {
-        Some(b'v') => is(ANCHORS[0]) || is(ANCHORS[3]),
-        Some(b'c') => is(ANCHORS[1]),
-        Some(b'm') => is(ANCHORS[2]),
-        Some(b'a') => is(ANCHORS[4]),
+        Some(b'v') => {
+            (starts_folded(rest, ANCHORS[0]) && starts_with_key(&rest[3..], 3, &AFTER_V1_KEYS))
+                || starts_folded(rest, ANCHORS[1])
+                || starts_folded(rest, ANCHORS[4])
+        }
+        Some(b'c') => starts_folded(rest, ANCHORS[2]),
+        Some(b'm') => starts_folded(rest, ANCHORS[3]),
+        Some(b'a') => starts_folded(rest, ANCHOR_PAAS),
         _ => false,
     }
+}
+
+/// One of `AFTER_COLON` starts at `at`, after a `:`.
+#[inline]
+fn after_colon_at(path: &[u8], at: usize) -> bool {
+    path.get(at..)
+        .is_some_and(|rest| starts_with_key(rest, 2, &AFTER_COLON_KEYS))
 }
 
 /// The path without its query string or fragment, when it may have a shape; `None` when
@@ -121,7 +188,7 @@ fn candidate_bytes(path: &[u8]) -> Option<&[u8]> {
     for (i, &b) in path.iter().enumerate() {
         match b {
             b'?' | b'#' => return maybe.then(|| &path[..i]),
-            b':' => maybe = true,
+            b':' if !maybe => maybe = after_colon_at(path, i + 1),
             b'/' if !maybe => maybe = anchored_at(path, i + 1),
             _ => {}
         }
@@ -171,22 +238,18 @@ fn candidate_blocks(path: &[u8]) -> Option<&[u8]> {
         let fresh = !0u32 << (seen as isize - first);
         let cut = cut & fresh;
         let live = fresh & cut.wrapping_sub(1) & !cut;
-        if !maybe {
-            if colon & live != 0 {
-                maybe = true;
-            } else {
-                // A slash before a letter an anchor starts with (the block's last byte: the
-                // letter is in the next block, so it is looked at too).
-                let mut s = slash & live & (initial >> 1 | 1 << 15);
-                while s != 0 {
-                    let at = first + s.trailing_zeros() as isize + 1;
-                    if anchored_at(path, at as usize) {
-                        maybe = true;
-                        break;
-                    }
-                    s &= s - 1;
-                }
-            }
+        // Each colon, and each slash before a letter an anchor starts with (for the block's
+        // last byte, the letter is in the next block: it is looked at too), is checked in
+        // full; most paths have neither.
+        let mut c = colon & live;
+        while !maybe && c != 0 {
+            maybe = after_colon_at(path, (first + c.trailing_zeros() as isize + 1) as usize);
+            c &= c - 1;
+        }
+        let mut s = slash & live & (initial >> 1 | 1 << 15);
+        while !maybe && s != 0 {
+            maybe = anchored_at(path, (first + s.trailing_zeros() as isize + 1) as usize);
+            s &= s - 1;
         }
         if cut != 0 {
             let at = first + cut.trailing_zeros() as isize;
@@ -324,9 +387,52 @@ mod tests {
         );
     }
 
+    /// The lists compared as numbers hold letters only (else `| 0x20` would fold other
+    /// bytes onto them), and a group of letters is found as `eq_ignore_ascii_case` finds it.
+    #[test]
+    fn letter_groups_compare_as_their_letters() {
+        for (list, len, keys) in [
+            (&AFTER_V1[..], 3, &AFTER_V1_KEYS[..]),
+            (&AFTER_COLON[..], 2, &AFTER_COLON_KEYS[..]),
+        ] {
+            assert!(
+                list.iter()
+                    .all(|a| a.len() == len && a.iter().all(u8::is_ascii_lowercase))
+            );
+            let bytes: Vec<u8> = (0u8..=255)
+                .filter(|b| b.is_ascii_alphanumeric() || b"/:$@[`{\x0f\xe9".contains(b))
+                .collect();
+            let mut rest = vec![0u8; len];
+            let mut n = 0;
+            loop {
+                let plain = list.iter().any(|a| rest.eq_ignore_ascii_case(a));
+                assert_eq!(starts_with_key(&rest, len, keys), plain, "{rest:?}");
+                // The next group of `len` bytes from `bytes`, like an odometer.
+                let mut i = 0;
+                while i < len {
+                    let at = bytes
+                        .iter()
+                        .position(|&b| b == rest[i])
+                        .map_or(0, |p| p + 1);
+                    if at < bytes.len() {
+                        rest[i] = bytes[at];
+                        break;
+                    }
+                    rest[i] = bytes[0];
+                    i += 1;
+                }
+                n += 1;
+                if i == len {
+                    break;
+                }
+            }
+            assert!(n >= bytes.len().pow(len as u32), "{n}");
+        }
+    }
+
     #[test]
     fn every_anchor_starts_with_a_letter_the_cheap_pass_looks_for() {
-        for a in ANCHORS {
+        for a in ANCHORS.iter().chain([&ANCHOR_PAAS]) {
             assert!(matches!(a[0] | 0x20, b'v' | b'c' | b'm' | b'a'), "{a:?}");
         }
     }
@@ -342,7 +448,7 @@ mod tests {
                 .map_or(path, |q| &path[..q]);
             (cut.starts_with(b"/") && may_have_needle(cut)).then(|| cut.to_vec())
         };
-        let parts: [&[u8]; 14] = [
+        let parts: [&[u8]; 23] = [
             b"/",
             b"v1",
             b"V1",
@@ -357,6 +463,15 @@ mod tests {
             b"/v",
             b"abcdefghijklmn",
             b"/a/c/m/V/",
+            b"v1/",
+            b"v1internal:",
+            b"ch",
+            b"TH",
+            b"tr",
+            b"ge",
+            b"St",
+            b"ra",
+            b"Se",
         ];
         // Up to about 100 bytes: paths of every length around the 16-byte blocks.
         let mut rng = crate::test_rng::Rng(0x2545_f491_4f6c_dd1d);
@@ -452,6 +567,22 @@ mod tests {
         }
     }
 
+    /// Busy paths of other APIs are ruled out by the cheap test itself, without the
+    /// needle search.
+    #[test]
+    fn busy_paths_of_other_apis_are_not_candidates() {
+        for p in [
+            "/v1/traces",
+            "/v1/metrics",
+            "/v1/logs",
+            "/v1/models",
+            "/wiki/Special:Search",
+            "/w/index.php?title=Special:RecentChanges",
+        ] {
+            assert_eq!(shape_candidate(p.as_bytes()), None, "{p}");
+        }
+    }
+
     #[test]
     fn ordinary_paths_have_no_shape() {
         for p in [
@@ -459,6 +590,8 @@ mod tests {
             "/index.html",
             "/api/v2/users",
             "/v1/models",
+            "/v1/traces",
+            "/wiki/Special:Search",
             "/model/x",
             "/wiki/Main_Page",
             "v1/chat/completions",
