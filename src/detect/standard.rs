@@ -863,26 +863,54 @@ pub struct Groups {
 /// The key values of a group and its allowlist reason.
 type GroupKey = (Vec<String>, Option<String>);
 
-/// The groups, in order of creation, and an index from encoded key to position. The hash
-/// table holds only the position: its spare buckets and its copy while it grows cost 32
-/// bytes a group, not the size of a group (hundreds of bytes, and with many groups the
-/// table's growth would otherwise hold two copies of them all). A group's key values are
-/// decoded from the index when the groups are emitted: while a search runs, a new group
-/// costs no strings for them.
+/// The groups, in order of creation, with their encoded keys, and an index from a hash of
+/// the key to the position.
 ///
-/// A key of up to [`KeyBytes::INLINE`] bytes (an address and a user name, the usual key) is
-/// held in its bucket: a lookup compares it there, without a read of another allocation
-/// (with thousands of groups, a wait for memory), and a new group allocates nothing for it.
+/// The index holds only a 64-bit hash and a position, 16 bytes a bucket: with thousands of
+/// groups it stays in the CPU's cache while the input streams through, where the groups
+/// and their keys do not. A lookup finds the position there, starts loading the group and
+/// its key from memory, and compares the key once they are in (`Groups::add` does other
+/// work meanwhile). Two keys with one hash (never seen in practice, but possible) are told
+/// apart: the later one is held in `collided`, by its bytes. The spare buckets and the
+/// table's copy while it grows cost 16 bytes a group, not the size of a group. A group's
+/// key values are decoded from its key when the groups are emitted: while a search runs, a
+/// new group costs no strings for them.
 #[derive(Debug, Default)]
 struct Table {
-    index: HashMap<KeyBytes, usize, foldhash::fast::RandomState>,
+    index: HashMap<u64, usize, std::hash::BuildHasherDefault<HashIsKey>>,
+    collided: HashMap<KeyBytes, usize, foldhash::fast::RandomState>,
+    hasher: foldhash::fast::RandomState,
+    keys: Vec<KeyBytes>,
     slots: Vec<Group>,
     /// Key values per group (every key of a search has as many).
     nkeys: usize,
 }
 
-/// An encoded group key (see `Table`): in place when short, else on the heap. Hashed and
-/// compared as its bytes, so the table is searched by a `&[u8]`.
+/// The hasher of `Table::index`, whose keys are hashes already.
+#[derive(Debug, Default)]
+struct HashIsKey(u64);
+
+impl std::hash::Hasher for HashIsKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u64(&mut self, h: u64) {
+        self.0 = h;
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `u64` keys; a plain fold keeps it a hasher all the same.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+}
+
+/// An encoded group key (see `Table`): in place when short (an address and a user name,
+/// the usual key, fit), else on the heap, so that a new group mostly allocates nothing for
+/// its key and a comparison reads no other allocation. Hashed and compared as its bytes,
+/// so `Table::collided` is searched by a `&[u8]`.
 #[derive(Clone)]
 enum KeyBytes {
     Inline {
@@ -949,14 +977,74 @@ impl Table {
         self.slots.len()
     }
 
-    /// Each group's key values and allowlist reason, by position; the index is emptied.
-    fn take_keys(&mut self) -> Vec<GroupKey> {
-        let mut keys = vec![(Vec::new(), None); self.slots.len()];
-        for (encoded, at) in self.index.drain() {
-            keys[at] = decode_key(encoded.as_bytes(), self.nkeys);
-        }
-        keys
+    fn hash(&self, key: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(key)
     }
+
+    /// The position the index gives for hash `h`, when it has one, and a request to load
+    /// that group and its key (see `find`).
+    fn probe(&self, h: u64) -> Option<usize> {
+        let at = self.index.get(&h).copied()?;
+        prefetch(&raw const self.slots[at], size_of::<Group>());
+        prefetch(&raw const self.keys[at], size_of::<KeyBytes>());
+        Some(at)
+    }
+
+    /// The position of `key`, whose hash `probe` looked up (giving `guess`).
+    fn find(&self, key: &[u8], guess: Option<usize>) -> Option<usize> {
+        let at = guess?;
+        if self.keys[at].as_bytes() == key {
+            return Some(at);
+        }
+        self.collided.get(key).copied()
+    }
+
+    /// Adds a group for `key` (not in the table), whose hash is `h`; its position.
+    fn insert(&mut self, key: &[u8], h: u64) -> usize {
+        let at = self.slots.len();
+        self.slots.push(Group::default());
+        self.keys.push(KeyBytes::new(key));
+        match self.index.entry(h) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(at);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(KeyBytes::new(key), at);
+            }
+        }
+        at
+    }
+
+    /// Each group's key values and allowlist reason, by position; the table is emptied of
+    /// keys.
+    fn take_keys(&mut self) -> Vec<GroupKey> {
+        self.index.clear();
+        self.collided.clear();
+        std::mem::take(&mut self.keys)
+            .iter()
+            .map(|k| decode_key(k.as_bytes(), self.nkeys))
+            .collect()
+    }
+}
+
+/// Asks the CPU to load the cache lines of the `len` bytes at `at` (a hint only).
+#[inline(always)]
+fn prefetch<T>(at: *const T, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let start = at as usize & !63;
+        let end = at as usize + len;
+        let mut line = start;
+        while line < end {
+            // SAFETY: a prefetch reads nothing the program sees and never faults.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line as *const i8) };
+            line += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (at, len);
 }
 
 fn push_part(buf: &mut Vec<u8>, part: &[u8]) {
@@ -997,18 +1085,21 @@ fn allow_part(rest: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// The group of the key in `buf`; past `max_groups` a new key becomes the overflow key.
+/// The group of the key in `buf`, whose hash is `h` and whose `probe` gave `guess`; past
+/// `max_groups` a new key becomes the overflow key.
 fn group_of<'g>(
     groups: &'g mut Table,
     buf: &mut Vec<u8>,
+    (h, guess): (u64, Option<usize>),
     (nkeys, allow): (usize, Option<&str>),
     limits: &Limits,
     tripped: &mut Tripped,
     events: u64,
 ) -> &'g mut Group {
-    let at = match groups.index.get(buf.as_slice()) {
-        Some(&at) => at,
+    let at = match groups.find(buf, guess) {
+        Some(at) => at,
         None => {
+            let mut h = h;
             if groups.len() >= limits.max_groups {
                 tripped.overflow_events += events;
                 buf.clear();
@@ -1016,16 +1107,14 @@ fn group_of<'g>(
                     push_part(buf, OVERFLOW.as_bytes());
                 }
                 push_allow(buf, allow);
+                h = groups.hash(buf);
             }
-            match groups.index.get(buf.as_slice()) {
-                Some(&at) => at,
+            let guess = groups.probe(h);
+            match groups.find(buf, guess) {
+                Some(at) => at,
                 None => {
                     groups.nkeys = nkeys;
-                    groups.slots.push(Group::default());
-                    groups
-                        .index
-                        .insert(KeyBytes::new(buf), groups.slots.len() - 1);
-                    groups.slots.len() - 1
+                    groups.insert(buf, h)
                 }
             }
         }
@@ -1075,13 +1164,29 @@ impl Groups {
 
     pub fn add<E: Event>(&mut self, event: &E, f: &Features<'_>, keys: &[Key]) {
         Self::encode_key(&mut self.buf, event, f, keys);
+        // The group is most likely not in the CPU's cache: it starts loading now, and what
+        // needs only the event is done while it comes.
+        let h = self.groups.hash(&self.buf);
+        let guess = self.groups.probe(h);
         if f.allowlisted.is_some() {
             self.allowlisted_events += f.weight;
         }
+        let time = |field| event.first(field).and_then(|t| parse_time(&t));
+        let at = time(Field::Time);
+        let first_seen = time(Field::FirstTime).or(at);
+        let last_seen = time(Field::LastTime).or(at);
         let (limits, t) = (self.limits, &mut self.tripped);
         let shape = (keys.len(), f.allowlisted.as_deref());
         let overflow_before = t.overflow_events;
-        let g = group_of(&mut self.groups, &mut self.buf, shape, &limits, t, f.weight);
+        let g = group_of(
+            &mut self.groups,
+            &mut self.buf,
+            (h, guess),
+            shape,
+            &limits,
+            t,
+            f.weight,
+        );
         // The event's own key, not the overflow group that collects the keys past the cap.
         let own_key = t.overflow_events == overflow_before;
         g.endpoint_paths.prefetch();
@@ -1118,10 +1223,8 @@ impl Groups {
         guard::insert_rc(&mut g.user_agents, &f.labels.agent, &limits, t);
         g.max_suspicion = g.max_suspicion.max(f.suspicion);
         g.max_score = g.max_score.max(f.score);
-        let time = |field| event.first(field).and_then(|t| parse_time(&t));
-        let at = time(Field::Time);
-        g.first_seen = min_opt(g.first_seen, time(Field::FirstTime).or(at));
-        g.last_seen = max_opt(g.last_seen, time(Field::LastTime).or(at));
+        g.first_seen = min_opt(g.first_seen, first_seen);
+        g.last_seen = max_opt(g.last_seen, last_seen);
         if f.reasons.has(Reason::Post) {
             g.post_requests += f.weight;
         }
@@ -1158,9 +1261,12 @@ impl Groups {
         push_allow(&mut self.buf, allowlisted.as_deref());
         let (limits, t) = (self.limits, &mut self.tripped);
         let shape = (keys.len(), allowlisted.as_deref());
+        let h = self.groups.hash(&self.buf);
+        let guess = self.groups.probe(h);
         group_of(
             &mut self.groups,
             &mut self.buf,
+            (h, guess),
             shape,
             &limits,
             t,
@@ -1178,14 +1284,12 @@ impl Groups {
     /// are sorted, and only their keys are decoded.
     pub fn finish(self, params: &StandardParams, limit: usize) -> (Vec<Row>, usize) {
         let Table {
-            index,
+            keys,
             mut slots,
             nkeys,
+            ..
         } = self.groups;
-        let mut encoded: Vec<&[u8]> = vec![&[]; slots.len()];
-        for (key, &at) in &index {
-            encoded[at] = key.as_bytes();
-        }
+        let encoded: Vec<&[u8]> = keys.iter().map(KeyBytes::as_bytes).collect();
         struct Rank {
             allowlisted: bool,
             risk: u8,
@@ -1325,6 +1429,42 @@ mod tests {
             assert_eq!(table.get(&key[..]), Some(at));
         }
         assert_eq!(size_of::<KeyBytes>(), 40);
+    }
+
+    /// The table finds every key at the position it was added at, also when keys share a
+    /// hash (forced here: the hashes given are a few bits of a random number), as a map of
+    /// byte vectors does.
+    #[test]
+    fn the_table_tells_keys_with_one_hash_apart() {
+        let mut rng = crate::test_rng::Rng(0x7461_626c_6568_6173);
+        let mut table = Table::default();
+        let mut reference: HashMap<Vec<u8>, usize> = HashMap::new();
+        for _ in 0..5000 {
+            let len = rng.below(2 * KeyBytes::INLINE + 3);
+            let key: Vec<u8> = (0..len).map(|_| [0, b'a', 0xff][rng.below(3)]).collect();
+            // Few distinct hashes: most keys collide with another.
+            let h = rng.next() % 64;
+            let found = table.find(&key, table.probe(h));
+            assert_eq!(found, reference.get(&key).copied(), "{key:?}");
+            if found.is_none() {
+                let at = table.insert(&key, h);
+                reference.insert(key, at);
+            }
+        }
+        assert!(table.collided.len() > 1000, "{}", table.collided.len());
+        for (key, &at) in &reference {
+            // Whatever hash a key came with, it is found by that hash only when it was
+            // the first with it, or by its bytes when it collided.
+            let by_index = table.index.iter().find(|&(_, &a)| a == at).map(|(&h, _)| h);
+            let h = by_index.unwrap_or_else(|| {
+                assert_eq!(table.collided.get(&key[..]), Some(&at));
+                // Any hash the index has leads to it through `collided`.
+                *table.index.keys().next().expect("an indexed key")
+            });
+            assert_eq!(table.find(key, table.probe(h)), Some(at), "{key:?}");
+        }
+        let keys = table.take_keys();
+        assert_eq!(keys.len(), reference.len());
     }
 
     /// `finish` ranks once, selects, and compares encoded keys; it must give what filtering
