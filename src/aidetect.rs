@@ -371,7 +371,10 @@ fn standard_cells(row: Row, keys: &[Key], redact: bool) -> Vec<(&str, Cell)> {
         labels(&g.categories),
         labels(&g.clients),
         // Rule names: no keys in them.
-        Cell::list(g.reasons.named().map(Cow::Borrowed), 20 * g.reasons.count()),
+        Cell::list(
+            g.reasons.named().map(Cow::Borrowed),
+            g.reasons.named().map(str::len).sum(),
+        ),
         Cell::Int(i64::from(g.risk_score())),
         row.allowlisted.map_or(Cell::Null, own),
     ];

@@ -255,7 +255,7 @@ impl fmt::Debug for StrSet {
 /// next the comparison picks), each read waiting for the last; asked for together first, the
 /// loads overlap and the searches wait about once. A hint only: it changes no result.
 #[inline(always)]
-fn prefetch(at: *const u8, len: usize, max: usize) {
+pub(crate) fn prefetch(at: *const u8, len: usize, max: usize) {
     // An empty vector's pointer is not an allocation: nothing to load.
     if len == 0 {
         return;

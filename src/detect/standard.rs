@@ -2,7 +2,7 @@
 //! and an explained risk score, grouped by user-chosen keys. Nothing is lost silently.
 
 use super::allowlist::{Allowlist, Subject};
-use super::byteset::{ByteSet, StrSet};
+use super::byteset::{self, ByteSet, StrSet};
 use super::catalog::{Catalog, Service, normalize_host};
 use super::client::{Client, ClientClass, classify};
 use super::event::{Event, Field, coalesce, weight};
@@ -986,8 +986,9 @@ impl Table {
     /// that group and its key (see `find`).
     fn probe(&self, h: u64) -> Option<usize> {
         let at = self.index.get(&h).copied()?;
-        prefetch(&raw const self.slots[at], size_of::<Group>());
-        prefetch(&raw const self.keys[at], size_of::<KeyBytes>());
+        let bytes = |p: *const u8, len| byteset::prefetch(p, len, len);
+        bytes((&raw const self.slots[at]).cast(), size_of::<Group>());
+        bytes((&raw const self.keys[at]).cast(), size_of::<KeyBytes>());
         Some(at)
     }
 
@@ -1026,25 +1027,6 @@ impl Table {
             .map(|k| decode_key(k.as_bytes(), self.nkeys))
             .collect()
     }
-}
-
-/// Asks the CPU to load the cache lines of the `len` bytes at `at` (a hint only).
-#[inline(always)]
-fn prefetch<T>(at: *const T, len: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let start = at as usize & !63;
-        let end = at as usize + len;
-        let mut line = start;
-        while line < end {
-            // SAFETY: a prefetch reads nothing the program sees and never faults.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(line as *const i8) };
-            line += 64;
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (at, len);
 }
 
 fn push_part(buf: &mut Vec<u8>, part: &[u8]) {
