@@ -338,10 +338,7 @@ fn scrub(text: Cow<'_, str>, redact: bool) -> Cow<'_, str> {
 fn standard_cells(row: Row, keys: &[Key], redact: bool) -> Vec<(&str, Cell)> {
     let g = &row.group;
     // A text without a key is moved into its cell, not copied.
-    let own = |v: String| match scrub(Cow::Borrowed(&v), redact) {
-        Cow::Borrowed(_) => Cell::Text(v),
-        Cow::Owned(r) => Cell::Text(r),
-    };
+    let own = |v: String| Cell::Text(scrub(Cow::Owned(v), redact).into_owned());
     let labels = |set: &StrSet| {
         Cell::list(
             set.iter().map(|v| scrub(Cow::Borrowed(v), redact)),
@@ -812,10 +809,7 @@ fn redacted(cells: Vec<(&str, Cell)>, redact: bool) -> Vec<(&str, Cell)> {
     if !redact {
         return cells;
     }
-    let clean = |s: String| match keys::redact(&s) {
-        Cow::Borrowed(_) => s,
-        Cow::Owned(r) => r,
-    };
+    let clean = |s: String| scrub(Cow::Owned(s), true).into_owned();
     cells
         .into_iter()
         .map(|(name, cell)| {

@@ -63,20 +63,31 @@ const GOOGLE: &[&str] = &[
     "/v1internal:",
 ];
 
-/// Every needle holds one of these after a `/`, or one of `AFTER_COLON` after a `:`
-/// (checked in `tests`), so an ASCII path without any of them is ruled out in one cheap
-/// pass. A `/v1/` counts only before one of `AFTER_V1`: `/v1/` starts many other APIs'
-/// paths (OpenTelemetry's `/v1/traces`, say), which would all go on to the needle search.
-/// A path with a byte that is not ASCII (before its query) always goes on: the needle
-/// search reads it with Unicode's case rules, where `ſ` is an `s` and the Kelvin sign a `k`.
-const ANCHORS: [&[u8]; 5] = [b"v1/", b"v1internal:", b"chat/", b"model/", b"voices/"];
-const ANCHOR_PAAS: &[u8] = b"api/paas/";
+/// Every needle holds one of these after a `/`, or `V1` and one of `AFTER_V1`, or one of
+/// `AFTER_COLON` after a `:` (checked in `tests`), so an ASCII path without any of them is
+/// ruled out in one cheap pass. A `/v1/` counts only before one of `AFTER_V1`: `/v1/`
+/// starts many other APIs' paths (OpenTelemetry's `/v1/traces`, say), which would all go
+/// on to the needle search. A path with a byte that is not ASCII (before its query) always
+/// goes on: the needle search reads it with Unicode's case rules, where `ſ` is an `s` and
+/// the Kelvin sign a `k`.
+const ANCHORS: [&[u8]; 5] = [
+    b"v1internal:",
+    b"chat/",
+    b"model/",
+    b"voices/",
+    b"api/paas/",
+];
+const V1: &[u8] = b"v1/";
 /// The first three letters after `/v1/` in the needles that have it (two would also let
 /// `/v1/metrics` through, as `/v1/messages`).
 const AFTER_V1: [&[u8]; 15] = [
     b"cha", b"res", b"rea", b"com", b"emb", b"ima", b"aud", b"ass", b"thr", b"bat", b"fin", b"mes",
     b"voi", b"tex", b"spe",
 ];
+/// The first two letters after the `:` of the Google needles (a `:` elsewhere, as in a
+/// wiki's `/wiki/Special:Search`, is not a candidate).
+const AFTER_COLON: [&[u8]; 5] = [b"ge", b"st", b"em", b"ba", b"ra"];
+
 /// `AFTER_V1` and `AFTER_COLON` as numbers, to compare a path's next letters with all of
 /// them at once: three (or two) bytes, each `| 0x20` (which maps a letter, and only a
 /// letter, to its lowercase: the lists hold letters only).
@@ -114,10 +125,6 @@ fn starts_with_key(rest: &[u8], len: usize, keys: &[u32]) -> bool {
     })
 }
 
-/// The first two letters after the `:` of the Google needles (a `:` elsewhere, as in a
-/// wiki's `/wiki/Special:Search`, is not a candidate).
-const AFTER_COLON: [&[u8]; 5] = [b"ge", b"st", b"em", b"ba", b"ra"];
-
 /// `text` starts with `a`, ASCII case ignored.
 #[inline(always)]
 fn starts_folded(text: &[u8], a: &[u8]) -> bool {
@@ -135,32 +142,23 @@ fn may_have_needle(path: &[u8]) -> bool {
             b if !b.is_ascii() => true,
             b':' => any(&AFTER_COLON, rest),
             b'/' => {
-                let v1 = starts_folded(rest, b"v1/") && any(&AFTER_V1, &rest[3..]);
-                v1 || any(&ANCHORS[1..], rest) || starts_folded(rest, ANCHOR_PAAS)
+                (starts_folded(rest, V1) && any(&AFTER_V1, &rest[V1.len()..]))
+                    || any(&ANCHORS, rest)
             }
             _ => false,
         }
     })
 }
 
-/// One of the anchors starts at `at` (ASCII case ignored), after a `/`. The first letter
-/// picks the anchors to compare: `x | 0x20` is `v` only for `v` and `V`, and so on.
+/// One of the anchors starts at `at` (ASCII case ignored), after a `/`. Called only where
+/// the byte at `at` is a letter an anchor starts with (`candidate_blocks` looks first).
 #[inline(always)]
 fn anchored_at(path: &[u8], at: usize) -> bool {
     let Some(rest) = path.get(at..) else {
         return false;
     };
-    match rest.first().map(|b| b | 0x20) {
-        Some(b'v') => {
-            (starts_folded(rest, ANCHORS[0]) && starts_with_key(&rest[3..], 3, &AFTER_V1_KEYS))
-                || starts_folded(rest, ANCHORS[1])
-                || starts_folded(rest, ANCHORS[4])
-        }
-        Some(b'c') => starts_folded(rest, ANCHORS[2]),
-        Some(b'm') => starts_folded(rest, ANCHORS[3]),
-        Some(b'a') => starts_folded(rest, ANCHOR_PAAS),
-        _ => false,
-    }
+    (starts_folded(rest, V1) && starts_with_key(&rest[V1.len()..], 3, &AFTER_V1_KEYS))
+        || ANCHORS.iter().any(|a| starts_folded(rest, a))
 }
 
 /// One of `AFTER_COLON` starts at `at`, after a `:`.
@@ -413,37 +411,20 @@ mod tests {
             let bytes: Vec<u8> = (0u8..=255)
                 .filter(|b| b.is_ascii_alphanumeric() || b"/:$@[`{\x0f\xe9".contains(b))
                 .collect();
-            let mut rest = vec![0u8; len];
-            let mut n = 0;
-            loop {
+            // Every group of `len` of those bytes: `i` in base `bytes.len()`.
+            for i in 0..bytes.len().pow(len as u32) {
+                let rest: Vec<u8> = (0..len as u32)
+                    .map(|d| bytes[i / bytes.len().pow(d) % bytes.len()])
+                    .collect();
                 let plain = list.iter().any(|a| rest.eq_ignore_ascii_case(a));
                 assert_eq!(starts_with_key(&rest, len, keys), plain, "{rest:?}");
-                // The next group of `len` bytes from `bytes`, like an odometer.
-                let mut i = 0;
-                while i < len {
-                    let at = bytes
-                        .iter()
-                        .position(|&b| b == rest[i])
-                        .map_or(0, |p| p + 1);
-                    if at < bytes.len() {
-                        rest[i] = bytes[at];
-                        break;
-                    }
-                    rest[i] = bytes[0];
-                    i += 1;
-                }
-                n += 1;
-                if i == len {
-                    break;
-                }
             }
-            assert!(n >= bytes.len().pow(len as u32), "{n}");
         }
     }
 
     #[test]
     fn every_anchor_starts_with_a_letter_the_cheap_pass_looks_for() {
-        for a in ANCHORS.iter().chain([&ANCHOR_PAAS]) {
+        for a in ANCHORS.iter().chain([&V1]) {
             assert!(matches!(a[0] | 0x20, b'v' | b'c' | b'm' | b'a'), "{a:?}");
         }
     }

@@ -982,6 +982,12 @@ impl Table {
         self.hasher.hash_one(key)
     }
 
+    /// `key`'s hash and what `probe` gives for it.
+    fn lookup(&self, key: &[u8]) -> (u64, Option<usize>) {
+        let h = self.hash(key);
+        (h, self.probe(h))
+    }
+
     /// The position the index gives for hash `h`, when it has one, and a request to load
     /// that group and its key (see `find`).
     fn probe(&self, h: u64) -> Option<usize> {
@@ -1067,7 +1073,7 @@ fn allow_part(rest: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// The group of the key in `buf`, whose hash is `h` and whose `probe` gave `guess`; past
+/// The group of the key in `buf`, for which `Table::lookup` gave `(h, guess)`; past
 /// `max_groups` a new key becomes the overflow key.
 fn group_of<'g>(
     groups: &'g mut Table,
@@ -1080,18 +1086,18 @@ fn group_of<'g>(
 ) -> &'g mut Group {
     let at = match groups.find(buf, guess) {
         Some(at) => at,
+        None if groups.len() < limits.max_groups => {
+            groups.nkeys = nkeys;
+            groups.insert(buf, h)
+        }
         None => {
-            let mut h = h;
-            if groups.len() >= limits.max_groups {
-                tripped.overflow_events += events;
-                buf.clear();
-                for _ in 0..nkeys {
-                    push_part(buf, OVERFLOW.as_bytes());
-                }
-                push_allow(buf, allow);
-                h = groups.hash(buf);
+            tripped.overflow_events += events;
+            buf.clear();
+            for _ in 0..nkeys {
+                push_part(buf, OVERFLOW.as_bytes());
             }
-            let guess = groups.probe(h);
+            push_allow(buf, allow);
+            let (h, guess) = groups.lookup(buf);
             match groups.find(buf, guess) {
                 Some(at) => at,
                 None => {
@@ -1148,8 +1154,7 @@ impl Groups {
         Self::encode_key(&mut self.buf, event, f, keys);
         // The group is most likely not in the CPU's cache: it starts loading now, and what
         // needs only the event is done while it comes.
-        let h = self.groups.hash(&self.buf);
-        let guess = self.groups.probe(h);
+        let found = self.groups.lookup(&self.buf);
         if f.allowlisted.is_some() {
             self.allowlisted_events += f.weight;
         }
@@ -1163,7 +1168,7 @@ impl Groups {
         let g = group_of(
             &mut self.groups,
             &mut self.buf,
-            (h, guess),
+            found,
             shape,
             &limits,
             t,
@@ -1243,12 +1248,11 @@ impl Groups {
         push_allow(&mut self.buf, allowlisted.as_deref());
         let (limits, t) = (self.limits, &mut self.tripped);
         let shape = (keys.len(), allowlisted.as_deref());
-        let h = self.groups.hash(&self.buf);
-        let guess = self.groups.probe(h);
+        let found = self.groups.lookup(&self.buf);
         group_of(
             &mut self.groups,
             &mut self.buf,
-            (h, guess),
+            found,
             shape,
             &limits,
             t,

@@ -276,10 +276,12 @@ impl<'r> Record<'r> {
     #[cold]
     #[inline(never)]
     fn first_listed_or(&self, mv: &'r [u8], value: u32) -> Option<Cow<'r, [u8]>> {
-        match first_listed(mv) {
-            Some(listed) => listed,
-            None => self.cell_at(value).map(Cow::Borrowed),
+        let items = decode_mv(mv);
+        if items.is_empty() {
+            // A companion cell that holds no item at all is not a list: the plain cell.
+            return self.cell_at(value).map(Cow::Borrowed);
         }
+        items.into_iter().find(|v| !v.is_empty())
     }
 
     /// `get` by name; `Null` when the chunk has no such field.
@@ -291,15 +293,6 @@ impl<'r> Record<'r> {
     pub fn chunked_idx(&self) -> Option<&'r [u8]> {
         self.chunked_idx.and_then(|id| self.cell(id))
     }
-}
-
-/// The first non-empty item of a `__mv_` cell (`Some(None)`: its items are all empty);
-/// `None` when the cell holds no item at all. Out of line: most fields have one value.
-#[cold]
-#[inline(never)]
-fn first_listed(mv: &[u8]) -> Option<Option<Cow<'_, [u8]>>> {
-    let items = decode_mv(mv);
-    (!items.is_empty()).then(|| items.into_iter().find(|v| !v.is_empty()))
 }
 
 /// Decodes a `__mv_` cell: `$a$;$b$` → `["a", "b"]`, `$$` inside an item is a literal `$`.
@@ -400,15 +393,9 @@ pub fn encode_mv<S: AsRef<str>>(items: &[S]) -> (String, String) {
     (e.display, e.mv)
 }
 
-/// Formats a number as Splunk shows it: integers without a decimal point, other values in
-/// the shortest decimal form that reads back to the same number.
-pub fn format_number(x: f64) -> String {
-    let mut s = String::new();
-    write_number(&mut s, x);
-    s
-}
-
-/// [`format_number`] into `out` (cleared first), which a caller reuses.
+/// Writes a number as Splunk shows it into `out` (cleared first, reused by the caller):
+/// integers without a decimal point, other values in the shortest decimal form that reads
+/// back to the same number.
 fn write_number(out: &mut String, x: f64) {
     use std::fmt::Write as _;
     if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e17 {
@@ -445,39 +432,39 @@ fn write_int(out: &mut String, i: i64) {
 /// fixed up front (every column with its `__mv_` companion after all plain columns, as
 /// splunkd writes), and each cell goes straight into the output bytes.
 pub struct CsvRows {
-    w: csv::Writer<Vec<u8>>,
+    w: CsvOut,
     columns: usize,
     mv: Vec<Vec<u8>>,
     next: usize,
     rows: usize,
+    /// A reused buffer for numbers.
+    number: String,
 }
 
 impl CsvRows {
     pub fn new<S: AsRef<str>>(columns: &[S]) -> CsvRows {
-        let mut w = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(Vec::new());
-        let header = columns
-            .iter()
-            .map(|c| c.as_ref().to_string())
-            .chain(columns.iter().map(|c| format!("__mv_{}", c.as_ref())));
-        w.write_record(header)
-            .expect("writing to a Vec cannot fail");
+        let mut w = CsvOut::default();
+        for c in columns {
+            w.field(c.as_ref().as_bytes());
+        }
+        for c in columns {
+            w.field(format!("__mv_{}", c.as_ref()).as_bytes());
+        }
+        w.end_record();
         CsvRows {
             w,
             columns: columns.len(),
             mv: vec![Vec::new(); columns.len()],
             next: 0,
             rows: 0,
+            number: String::new(),
         }
     }
 
     /// The next column's cell: a plain value (`mv` empty) or a list (display and `__mv_`).
     pub fn cell(&mut self, plain: &[u8], mv: &[u8]) {
         if self.next < self.columns {
-            self.w
-                .write_field(plain)
-                .expect("writing to a Vec cannot fail");
+            self.w.field(plain);
             self.mv[self.next].clear();
             self.mv[self.next].extend_from_slice(mv);
             self.next += 1;
@@ -486,11 +473,18 @@ impl CsvRows {
 
     /// The next column's cell from an output `Cell`.
     pub fn put(&mut self, cell: &Cell) {
+        let mut number = std::mem::take(&mut self.number);
         match cell {
             Cell::Null => self.cell(b"", b""),
             Cell::Text(s) => self.cell(s.as_bytes(), b""),
-            Cell::Int(i) => self.cell(i.to_string().as_bytes(), b""),
-            Cell::Number(x) => self.cell(format_number(*x).as_bytes(), b""),
+            Cell::Int(i) => {
+                write_int(&mut number, *i);
+                self.cell(number.as_bytes(), b"");
+            }
+            Cell::Number(x) => {
+                write_number(&mut number, *x);
+                self.cell(number.as_bytes(), b"");
+            }
             Cell::List(items) => match items.len() {
                 0 => self.cell(b"", b""),
                 1 => self.cell(items[0].as_bytes(), b""),
@@ -501,6 +495,7 @@ impl CsvRows {
             },
             Cell::Encoded(e) => self.cell(e.display.as_bytes(), e.mv.as_bytes()),
         }
+        self.number = number;
     }
 
     /// Ends the row; columns not given are null.
@@ -509,13 +504,9 @@ impl CsvRows {
             self.cell(b"", b"");
         }
         for mv in &self.mv {
-            self.w
-                .write_field(mv)
-                .expect("writing to a Vec cannot fail");
+            self.w.field(mv);
         }
-        self.w
-            .write_record(None::<&[u8]>)
-            .expect("writing to a Vec cannot fail");
+        self.w.end_record();
         self.next = 0;
         self.rows += 1;
     }
@@ -529,7 +520,7 @@ impl CsvRows {
         if self.rows == 0 {
             return Vec::new();
         }
-        self.w.into_inner().expect("writing to a Vec cannot fail")
+        self.w.into_bytes()
     }
 }
 
@@ -1246,6 +1237,11 @@ mod tests {
 
     #[test]
     fn numbers_are_formatted_as_splunk_shows_them() {
+        let format_number = |x: f64| {
+            let mut s = String::from("stale");
+            write_number(&mut s, x);
+            s
+        };
         assert_eq!(format_number(12345.0), "12345");
         assert_eq!(format_number(4935204.25), "4935204.25");
         assert_eq!(format_number(-0.1), "-0.1");
