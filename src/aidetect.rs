@@ -203,7 +203,7 @@ pub const APP_DIR_ENV: &str = "AIDETECT_APP_DIR";
 enum State {
     Seed {
         params: SeedParams,
-        groups: SeedGroups,
+        groups: Box<SeedGroups>,
     },
     Standard(Box<StandardState>),
 }
@@ -242,7 +242,7 @@ impl AiDetect {
         AiDetect {
             state: State::Seed {
                 params: SeedParams::default(),
-                groups: SeedGroups::new(),
+                groups: Box::default(),
             },
             map_phase: false,
             limit: 10_000,
@@ -539,7 +539,7 @@ impl AiDetect {
                     large_bytes,
                     min_score: opts.int("min_score").unwrap_or(1),
                 },
-                groups,
+                groups: Box::new(groups),
             };
             let mut fields = SEED_FIELDS.to_vec();
             fields.extend([Field::Count, Field::SumBytes, Field::MaxBytes]);
@@ -1053,7 +1053,7 @@ impl Command for AiDetect {
         };
         match &mut self.state {
             State::Seed { params, groups } => {
-                let groups = std::mem::take(groups);
+                let groups = std::mem::take(&mut **groups);
                 let keyless = groups.keyless_events;
                 for w in groups.tripped.warnings(&groups.limits) {
                     out.messages.push((Level::Warn, w));

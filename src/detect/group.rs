@@ -7,9 +7,9 @@ use super::guard::{self, Limits, OVERFLOW, Tripped};
 use super::partial::{self, PartialError};
 use super::seed::{SeedFeatures, SeedParams};
 use super::sum::ExactSum;
+use super::table::Table;
 use serde_json::{Value, json};
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 /// The aggregates of one seed group (`stats … by src_ip, user`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -62,7 +62,7 @@ impl SeedRow {
 /// All seed groups of a search. Memory grows with groups and distinct values only.
 #[derive(Debug, Default)]
 pub struct SeedGroups {
-    groups: HashMap<Vec<u8>, SeedGroup, foldhash::fast::RandomState>,
+    groups: Table<SeedGroup>,
     key: Vec<u8>,
     /// Scratch for `add`: an event's key values, and where each ends.
     values: (Vec<u8>, Vec<usize>),
@@ -82,22 +82,17 @@ fn push_key(key: &mut Vec<u8>, src: &[u8], user: &[u8]) {
 
 /// The group of `key`; past `max_groups` a new key is replaced by the overflow key.
 fn group_of<'g>(
-    groups: &'g mut HashMap<Vec<u8>, SeedGroup, foldhash::fast::RandomState>,
+    groups: &'g mut Table<SeedGroup>,
     key: &mut Vec<u8>,
     limits: &Limits,
     tripped: &mut Tripped,
     events: u64,
 ) -> &'g mut SeedGroup {
-    if !groups.contains_key(key.as_slice()) {
-        if groups.len() >= limits.max_groups {
-            tripped.overflow_events += events;
-            push_key(key, OVERFLOW.as_bytes(), OVERFLOW.as_bytes());
-        }
-        if !groups.contains_key(key.as_slice()) {
-            groups.insert(key.clone(), SeedGroup::default());
-        }
-    }
-    groups.get_mut(key.as_slice()).expect("present")
+    let found = groups.lookup(key);
+    groups.group(key, found, limits.max_groups, |key| {
+        tripped.overflow_events += events;
+        push_key(key, OVERFLOW.as_bytes(), OVERFLOW.as_bytes());
+    })
 }
 
 fn split_key(key: &[u8]) -> (Vec<u8>, Vec<u8>) {
@@ -164,10 +159,11 @@ impl SeedGroups {
 
     /// The groups as partial-state JSON values (for the map phase), then cleared.
     pub fn drain_partials(&mut self) -> Vec<Value> {
-        self.groups
-            .drain()
+        let (keys, groups) = std::mem::take(&mut self.groups).into_parts();
+        keys.iter()
+            .zip(groups)
             .map(|(key, g)| {
-                let (src, user) = split_key(&key);
+                let (src, user) = split_key(key.as_bytes());
                 json!({
                     "src": partial::bytes_to_json(&src),
                     "user": partial::bytes_to_json(&user),
@@ -210,16 +206,18 @@ impl SeedGroups {
     ///
     /// Each group's total is computed once; with a limit, only the groups that make the cut
     /// are sorted and taken out of the table.
-    pub fn finish(mut self, params: &SeedParams, limit: usize) -> (Vec<SeedRow>, usize) {
-        let mut order: Vec<(Option<f64>, &[u8])> = self
-            .groups
+    pub fn finish(self, params: &SeedParams, limit: usize) -> (Vec<SeedRow>, usize) {
+        let (keys, mut groups) = self.groups.into_parts();
+        let mut order: Vec<(Option<f64>, usize)> = groups
             .iter()
+            .enumerate()
             .filter(|(_, g)| g.requests > 0 && i64::from(g.max_score) >= params.min_score)
-            .map(|(key, g)| (g.total_bytes(), key.as_slice()))
+            .map(|(at, g)| (g.total_bytes(), at))
             .collect();
         let qualified = order.len();
-        let by_rank = |(ta, a): &(Option<f64>, &[u8]), (tb, b): &(Option<f64>, &[u8])| {
-            compare_rows(*ta, key_parts(a), *tb, key_parts(b))
+        let key = |at: usize| key_parts(keys[at].as_bytes());
+        let by_rank = |(ta, a): &(Option<f64>, usize), (tb, b): &(Option<f64>, usize)| {
+            compare_rows(*ta, key(*a), *tb, key(*b))
         };
         if limit > 0 && order.len() > limit {
             order.select_nth_unstable_by(limit - 1, by_rank);
@@ -227,16 +225,14 @@ impl SeedGroups {
         }
         // Keys differ between groups, so the order is total and an unstable sort is exact.
         order.sort_unstable_by(by_rank);
-        let shown: Vec<Vec<u8>> = order.into_iter().map(|(_, key)| key.to_vec()).collect();
-        let rows = shown
+        let rows = order
             .into_iter()
-            .map(|key| {
-                let group = self.groups.remove(&key).expect("a ranked group");
-                let (src_ip, user) = split_key(&key);
+            .map(|(_, at)| {
+                let (src_ip, user) = split_key(keys[at].as_bytes());
                 SeedRow {
                     src_ip,
                     user,
-                    group,
+                    group: std::mem::take(&mut groups[at]),
                 }
             })
             .collect();

@@ -18,6 +18,7 @@ pub mod set;
 pub mod simd;
 pub mod standard;
 pub mod sum;
+pub mod table;
 pub mod time;
 
 pub use event::{Event, Field, OwnedEvent};

@@ -2,7 +2,7 @@
 //! and an explained risk score, grouped by user-chosen keys. Nothing is lost silently.
 
 use super::allowlist::{Allowlist, Subject};
-use super::byteset::{self, ByteSet, StrSet};
+use super::byteset::{ByteSet, StrSet};
 use super::catalog::{Catalog, Service, normalize_host};
 use super::client::{Client, ClientClass, classify};
 use super::event::{Event, Field, coalesce, weight};
@@ -11,6 +11,7 @@ use super::partial::{self, PartialError};
 use super::paths::{PathShape, candidate_shape, shape_candidate};
 use super::seed::{is_api_endpoint, is_post, lowercase, to_number, weighted_bytes};
 use super::sum::ExactSum;
+use super::table::{KeyBytes, Table};
 use super::time::parse_time;
 use serde_json::{Value, json};
 use std::borrow::Cow;
@@ -852,7 +853,9 @@ pub struct Row {
 /// costs one hash of a reused buffer and no allocation.
 #[derive(Debug, Default)]
 pub struct Groups {
-    groups: Table,
+    groups: Table<Group>,
+    /// Key values per group (every key of a search has as many).
+    nkeys: usize,
     buf: Vec<u8>,
     pub allowlisted_events: u64,
     pub limits: Limits,
@@ -862,178 +865,6 @@ pub struct Groups {
 
 /// The key values of a group and its allowlist reason.
 type GroupKey = (Vec<String>, Option<String>);
-
-/// The groups, in order of creation, with their encoded keys, and an index from a hash of
-/// the key to the position.
-///
-/// The index holds only a 64-bit hash and a position, 16 bytes a bucket: with thousands of
-/// groups it stays in the CPU's cache while the input streams through, where the groups
-/// and their keys do not. A lookup finds the position there, starts loading the group and
-/// its key from memory, and compares the key once they are in (`Groups::add` does other
-/// work meanwhile). Two keys with one hash (never seen in practice, but possible) are told
-/// apart: the later one is held in `collided`, by its bytes. The index's spare buckets cost
-/// 16 bytes a group and the keys 40, not the size of a group (hundreds of bytes). A group's
-/// key values are decoded from its key when the groups are emitted: while a search runs, a
-/// new group costs no strings for them.
-#[derive(Debug, Default)]
-struct Table {
-    index: HashMap<u64, usize, std::hash::BuildHasherDefault<HashIsKey>>,
-    collided: HashMap<KeyBytes, usize, foldhash::fast::RandomState>,
-    hasher: foldhash::fast::RandomState,
-    keys: Vec<KeyBytes>,
-    slots: Vec<Group>,
-    /// Key values per group (every key of a search has as many).
-    nkeys: usize,
-}
-
-/// The hasher of `Table::index`, whose keys are hashes already.
-#[derive(Debug, Default)]
-struct HashIsKey(u64);
-
-impl std::hash::Hasher for HashIsKey {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write_u64(&mut self, h: u64) {
-        self.0 = h;
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Not used by `u64` keys; a plain fold keeps it a hasher all the same.
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-}
-
-/// An encoded group key (see `Table`): in place when short (an address and a user name,
-/// the usual key, fit), else on the heap, so that a new group mostly allocates nothing for
-/// its key and a comparison reads no other allocation. Hashed and compared as its bytes,
-/// so `Table::collided` is searched by a `&[u8]`.
-#[derive(Clone)]
-enum KeyBytes {
-    Inline {
-        len: u8,
-        bytes: [u8; KeyBytes::INLINE],
-    },
-    Heap(Box<[u8]>),
-}
-
-impl KeyBytes {
-    /// 38 bytes: the key and its length fill 40, as a boxed key and its tag do.
-    const INLINE: usize = 38;
-
-    fn new(key: &[u8]) -> KeyBytes {
-        if key.len() <= Self::INLINE {
-            let mut bytes = [0; Self::INLINE];
-            bytes[..key.len()].copy_from_slice(key);
-            KeyBytes::Inline {
-                len: key.len() as u8,
-                bytes,
-            }
-        } else {
-            KeyBytes::Heap(key.into())
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            KeyBytes::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            KeyBytes::Heap(b) => b,
-        }
-    }
-}
-
-impl std::borrow::Borrow<[u8]> for KeyBytes {
-    fn borrow(&self) -> &[u8] {
-        self.as_bytes()
-    }
-}
-
-impl PartialEq for KeyBytes {
-    fn eq(&self, other: &KeyBytes) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl Eq for KeyBytes {}
-
-impl std::hash::Hash for KeyBytes {
-    /// As its bytes hash (what `Borrow<[u8]>` requires).
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_bytes().hash(state);
-    }
-}
-
-impl std::fmt::Debug for KeyBytes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
-    }
-}
-
-impl Table {
-    fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    fn hash(&self, key: &[u8]) -> u64 {
-        use std::hash::BuildHasher;
-        self.hasher.hash_one(key)
-    }
-
-    /// `key`'s hash and what `probe` gives for it.
-    fn lookup(&self, key: &[u8]) -> (u64, Option<usize>) {
-        let h = self.hash(key);
-        (h, self.probe(h))
-    }
-
-    /// The position the index gives for hash `h`, when it has one, and a request to load
-    /// that group and its key (see `find`).
-    fn probe(&self, h: u64) -> Option<usize> {
-        let at = self.index.get(&h).copied()?;
-        let bytes = |p: *const u8, len| byteset::prefetch(p, len, len);
-        bytes((&raw const self.slots[at]).cast(), size_of::<Group>());
-        bytes((&raw const self.keys[at]).cast(), size_of::<KeyBytes>());
-        Some(at)
-    }
-
-    /// The position of `key`, whose hash `probe` looked up (giving `guess`).
-    fn find(&self, key: &[u8], guess: Option<usize>) -> Option<usize> {
-        let at = guess?;
-        if self.keys[at].as_bytes() == key {
-            return Some(at);
-        }
-        self.collided.get(key).copied()
-    }
-
-    /// Adds a group for `key` (not in the table), whose hash is `h`; its position.
-    fn insert(&mut self, key: &[u8], h: u64) -> usize {
-        let at = self.slots.len();
-        self.slots.push(Group::default());
-        self.keys.push(KeyBytes::new(key));
-        match self.index.entry(h) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(at);
-            }
-            std::collections::hash_map::Entry::Occupied(_) => {
-                self.collided.insert(KeyBytes::new(key), at);
-            }
-        }
-        at
-    }
-
-    /// Each group's key values and allowlist reason, by position; the table is emptied of
-    /// keys.
-    fn take_keys(&mut self) -> Vec<GroupKey> {
-        self.index.clear();
-        self.collided.clear();
-        std::mem::take(&mut self.keys)
-            .iter()
-            .map(|k| decode_key(k.as_bytes(), self.nkeys))
-            .collect()
-    }
-}
 
 fn push_part(buf: &mut Vec<u8>, part: &[u8]) {
     buf.extend_from_slice(&(part.len() as u32).to_le_bytes());
@@ -1073,41 +904,25 @@ fn allow_part(rest: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// The group of the key in `buf`, for which `Table::lookup` gave `(h, guess)`; past
-/// `max_groups` a new key becomes the overflow key.
+/// The group of the key in `buf`, for which `Table::lookup` gave `found`; past `max_groups`
+/// a new key becomes the overflow key.
 fn group_of<'g>(
-    groups: &'g mut Table,
+    groups: &'g mut Table<Group>,
     buf: &mut Vec<u8>,
-    (h, guess): (u64, Option<usize>),
+    found: (u64, Option<usize>),
     (nkeys, allow): (usize, Option<&str>),
     limits: &Limits,
     tripped: &mut Tripped,
     events: u64,
 ) -> &'g mut Group {
-    let at = match groups.find(buf, guess) {
-        Some(at) => at,
-        None if groups.len() < limits.max_groups => {
-            groups.nkeys = nkeys;
-            groups.insert(buf, h)
+    groups.group(buf, found, limits.max_groups, |buf| {
+        tripped.overflow_events += events;
+        buf.clear();
+        for _ in 0..nkeys {
+            push_part(buf, OVERFLOW.as_bytes());
         }
-        None => {
-            tripped.overflow_events += events;
-            buf.clear();
-            for _ in 0..nkeys {
-                push_part(buf, OVERFLOW.as_bytes());
-            }
-            push_allow(buf, allow);
-            let (h, guess) = groups.lookup(buf);
-            match groups.find(buf, guess) {
-                Some(at) => at,
-                None => {
-                    groups.nkeys = nkeys;
-                    groups.insert(buf, h)
-                }
-            }
-        }
-    };
-    &mut groups.slots[at]
+        push_allow(buf, allow);
+    })
 }
 
 impl Groups {
@@ -1127,7 +942,7 @@ impl Groups {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.groups.len() == 0
+        self.groups.is_empty()
     }
 
     /// Writes the key of an event's group into `buf` (placeholders where it has none).
@@ -1152,6 +967,7 @@ impl Groups {
 
     pub fn add<E: Event>(&mut self, event: &E, f: &Features<'_>, keys: &[Key]) {
         Self::encode_key(&mut self.buf, event, f, keys);
+        self.nkeys = keys.len();
         // The group is most likely not in the CPU's cache: it starts loading now, and what
         // needs only the event is done while it comes.
         let found = self.groups.lookup(&self.buf);
@@ -1226,12 +1042,14 @@ impl Groups {
 
     /// The groups as partial-state JSON values (for the map phase), then cleared.
     pub fn drain_partials(&mut self) -> Vec<Value> {
-        let keys = self.groups.take_keys();
-        self.groups
-            .slots
-            .drain(..)
+        let (keys, slots) = std::mem::take(&mut self.groups).into_parts();
+        slots
+            .into_iter()
             .zip(keys)
-            .map(|(g, (keys, allow))| g.to_json(&keys, &allow))
+            .map(|(g, key)| {
+                let (keys, allow) = decode_key(key.as_bytes(), self.nkeys);
+                g.to_json(&keys, &allow)
+            })
             .collect()
     }
 
@@ -1246,6 +1064,7 @@ impl Groups {
             push_part(&mut self.buf, k.as_bytes());
         }
         push_allow(&mut self.buf, allowlisted.as_deref());
+        self.nkeys = keys.len();
         let (limits, t) = (self.limits, &mut self.tripped);
         let shape = (keys.len(), allowlisted.as_deref());
         let found = self.groups.lookup(&self.buf);
@@ -1269,12 +1088,8 @@ impl Groups {
     /// Each group's rank is computed once; with a limit, only the groups that make the cut
     /// are sorted, and only their keys are decoded.
     pub fn finish(self, params: &StandardParams, limit: usize) -> (Vec<Row>, usize) {
-        let Table {
-            keys,
-            mut slots,
-            nkeys,
-            ..
-        } = self.groups;
+        let nkeys = self.nkeys;
+        let (keys, mut slots) = self.groups.into_parts();
         let encoded: Vec<&[u8]> = keys.iter().map(KeyBytes::as_bytes).collect();
         struct Rank {
             allowlisted: bool,
@@ -1388,64 +1203,6 @@ mod tests {
         assert!(Rc::ptr_eq(&a.client, &b.client), "{a:?} {b:?}");
         assert!(!Rc::ptr_eq(&a.agent, &b.agent));
         assert_ne!(a.category, b.category);
-    }
-
-    /// Keys in place and on the heap are found by their bytes, as a table of byte vectors
-    /// finds them, across the length where they switch.
-    #[test]
-    fn table_keys_are_found_by_their_bytes_in_place_or_not() {
-        let mut rng = crate::test_rng::Rng(0x6b65_7962_7974_6573);
-        let mut table: HashMap<KeyBytes, usize, foldhash::fast::RandomState> = HashMap::default();
-        let mut reference: HashMap<Vec<u8>, usize> = HashMap::new();
-        for i in 0..5000 {
-            let len = rng.below(2 * KeyBytes::INLINE + 3);
-            let key: Vec<u8> = (0..len).map(|_| [0, b'a', 0xff][rng.below(3)]).collect();
-            let k = KeyBytes::new(&key);
-            assert_eq!(k.as_bytes(), &key[..]);
-            assert_eq!(
-                matches!(k, KeyBytes::Inline { .. }),
-                len <= KeyBytes::INLINE
-            );
-            assert_eq!(table.get(&key[..]).copied(), reference.get(&key).copied());
-            reference.entry(key.clone()).or_insert(i);
-            table.entry(k).or_insert(i);
-        }
-        assert_eq!(table.len(), reference.len());
-        for (key, at) in &reference {
-            assert_eq!(table.get(&key[..]), Some(at));
-        }
-        assert_eq!(size_of::<KeyBytes>(), 40);
-    }
-
-    /// The table finds every key at the position it was added at, also when keys share a
-    /// hash (forced here: each key's own hash cut to 6 bits, so most keys share one with
-    /// another), as a map of byte vectors does.
-    #[test]
-    fn the_table_tells_keys_with_one_hash_apart() {
-        let mut rng = crate::test_rng::Rng(0x7461_626c_6568_6173);
-        let mut table = Table::default();
-        let mut reference: HashMap<Vec<u8>, usize> = HashMap::new();
-        let hash = |table: &Table, key: &[u8]| table.hash(key) % 64;
-        for _ in 0..5000 {
-            let len = rng.below(2 * KeyBytes::INLINE + 3);
-            let key: Vec<u8> = (0..len).map(|_| [0, b'a', 0xff][rng.below(3)]).collect();
-            let h = hash(&table, &key);
-            let found = table.find(&key, table.probe(h));
-            assert_eq!(found, reference.get(&key).copied(), "{key:?}");
-            if found.is_none() {
-                let at = table.insert(&key, h);
-                reference.insert(key, at);
-            }
-        }
-        assert!(table.collided.len() > 1000, "{}", table.collided.len());
-        assert!(reference.len() > table.index.len() + 1000);
-        for (key, &at) in &reference {
-            let h = hash(&table, key);
-            assert_eq!(table.find(key, table.probe(h)), Some(at), "{key:?}");
-        }
-        let keys = table.take_keys();
-        assert_eq!(keys.len(), reference.len());
-        assert!(table.index.is_empty() && table.collided.is_empty());
     }
 
     /// `finish` ranks once, selects, and compares encoded keys; it must give what filtering
